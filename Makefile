@@ -1,0 +1,58 @@
+# Berth — every command a developer or CI needs. `make test` and `make demo` work on a
+# fresh machine: they install what they need first.
+SHELL := /bin/bash
+BUN ?= $(shell command -v bun 2>/dev/null || echo bun)
+SEED ?=
+SEEDS ?= 10000
+
+.PHONY: setup test check typecheck lint fmt sim bench bench-raft demo db-generate clean
+
+## setup: install Bun from npm when missing, then the locked dependencies (idempotent)
+setup: node_modules/.setup-stamp
+
+node_modules/.setup-stamp: package.json bun.lock
+	@command -v bun >/dev/null 2>&1 || { echo "installing bun from the npm registry"; npm install -g bun@^1.4.5; }
+	bun install --frozen-lockfile
+	@touch $@
+
+## test: every test (unit, scripted, simulation, real-process)
+test: setup
+	bash scripts/test.sh
+
+## check: types, lint and format, then every test
+check: setup typecheck lint test
+
+typecheck: setup
+	bun x tsc --noEmit -p tsconfig.json
+
+lint: setup
+	bun x biome check .
+
+## fmt: apply the formatter and safe lint fixes
+fmt: setup
+	bun x biome check --write .
+
+## sim: long simulation runs (SEED=n replays one seed; SEEDS=n sets how many)
+sim: setup
+	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) bun run test/sim/run.ts
+
+## bench: every benchmark, figures printed beside their baselines
+bench: bench-raft
+
+bench-raft: setup
+	bun run bench/raft/run.ts
+
+## db-generate: regenerate SQL migrations from the drizzle schemas
+db-generate: setup
+	bun x drizzle-kit generate --config drizzle.state.config.ts
+	bun x drizzle-kit generate --config drizzle.raft.config.ts
+
+## demo: a local three-node cluster with an example app
+demo: setup
+	@echo "make demo: not there yet. The three-node demo cluster arrives with the node-runtime"
+	@echo "work (issue 4: berth agent, bootstrap, join). Today Berth is its foundation and Raft core;"
+	@echo "run 'make test' to exercise them."
+	@exit 2
+
+clean:
+	rm -rf node_modules .tmp
