@@ -15,14 +15,101 @@ export const limits = {
   restartPeriodMs: 5_000,
   /** Entries a log-backed mailbox reads from the log in one batch. */
   logReadBatchMax: 256,
+  /** Batches a log consumer applies per wake-up before yielding to the event loop. */
+  logConsumerBatchesPerWakeMax: 16,
+  /** Subscribers one committed log accepts for commit notifications. */
+  logCommitListenersMax: 64,
+  /** Size of one local-log entry's JSON payload, in bytes. */
+  localLogEntryBytesMax: 1_048_576,
   /** Longest `ask` timeout accepted, in ms (asks are for edges; nothing waits forever). */
   askTimeoutMsMax: 60_000,
   /** Events one simulation run may process before it is declared runaway. */
   simEventsMax: 5_000_000,
   /** Messages the simulated network may hold in flight at once. */
   simInFlightMax: 100_000,
+  /** Messages one actor handles back to back before yielding to the event loop (fairness, I/O). */
+  actorTurnMessagesMax: 64,
+  /** Timers one actor incarnation may have pending through `ctx.setTimer`. */
+  actorTimersMax: 1024,
+  /** Children one supervisor may hold (actors and supervisors together). */
+  supervisorChildrenMax: 4096,
+  /** `ask` calls waiting for a reply at once, per actor system. */
+  asksInFlightMax: 10_000,
+  /** Event-loop rounds `ActorSystem.settle()` waits for quiescence before giving up. */
+  settleRoundsMax: 100_000,
+  /** Timers and world events the simulator may hold pending besides in-flight messages. */
+  simQueuedTimersMax: 10_000,
+  /** Simulated nodes in one simulation run. */
+  simNodesMax: 64,
+  /** Trace lines kept for printing after a failed simulation run. */
+  simTraceLinesMax: 2_000,
+  /** Ready batches a simulated Raft node handles per event before yielding to the next event. */
+  simReadyRoundsMax: 64,
+  /** Client proposals a Raft simulation keeps waiting for their commit. */
+  simPendingProposalsMax: 1_000,
+  /** Raft messages queued per (from → to) link in the in-process transport before drops. */
+  raftTransportPeerQueueMax: 4096,
+  /** Recent log entries the SQLite Raft storage keeps in memory so hot reads skip the disk. */
+  raftEntryCacheMax: 8192,
+  /** Rows written by one multi-row INSERT when appending Raft entries (SQLite bind limit). */
+  raftAppendRowsPerStatementMax: 500,
+  /** Proposals one Raft host may have waiting for commit at once; more are refused. */
+  raftPendingProposalsMax: 16_384,
+  /** Ready batches one Raft host processes in a row before yielding to the event loop. */
+  raftReadyRoundsMax: 64,
+  /** Raft: largest per-follower append pipelining window, in messages. */
+  raftInflightMsgsMax: 1024,
+  /** Raft: most entries one append message may carry. */
+  raftEntriesPerMsgMax: 4096,
+  /** Raft: most uncommitted entries a leader may be configured to hold. */
+  raftUncommittedEntriesMax: 1_000_000,
+  /** Raft: committed entries handed out in one Ready. */
+  raftApplyBatchMax: 1024,
+  /** Raft: ReadIndex requests a leader holds while waiting for confirmation. */
+  raftReadIndexPendingMax: 4096,
+  /** Raft: largest InstallSnapshot chunk, in bytes. */
+  raftSnapshotChunkBytesMax: 16 * 1024 * 1024,
+  /** Raft: largest snapshot a follower reassembles in memory, in bytes. */
+  raftSnapshotBytesMax: 1024 * 1024 * 1024,
+  /** Raft: messages the core may queue between two Ready calls (a bug guard). */
+  raftOutboxMax: 1_000_000,
+  /** Longest validity of the cluster CA certificate, in days (20 years). */
+  caValidityDaysMax: 7_300,
+  /** Longest validity of a node certificate, in days (rotation renews long before). */
+  nodeCertValidityDaysMax: 825,
+  /** Largest PEM CSR accepted for signing, in bytes. */
+  csrBytesMax: 16_384,
+  /** DNS names, and separately IP addresses, one node certificate may list as SANs. */
+  certSanEntriesMax: 32,
+  /** Largest peer-transport frame body, in bytes; a bigger length prefix closes the link. */
+  peerFrameBytesMax: 8 * 1024 * 1024,
+  /** Raft messages one peer-transport frame carries (one batch). */
+  peerBatchMessagesMax: 512,
+  /** Frames one flush writes to a peer before yielding to the event loop. */
+  peerFlushFramesMax: 16,
+  /** Raft messages queued per peer in the TLS transport; overflow drops the oldest. */
+  peerSendQueueMax: 4096,
+  /** Peer sockets (authenticated or still handshaking) one TLS transport holds at once. */
+  peerConnectionsMax: 1024,
+  /** First reconnect delay to a peer, in ms; doubles per failure up to the cap below. */
+  peerReconnectBackoffBaseMs: 50,
+  /** Cap on the reconnect delay to a peer, in ms (before jitter). */
+  peerReconnectBackoffCapMs: 2_000,
+  /** Time a new peer socket has to finish TLS and prove its identity, in ms. */
+  peerHandshakeTimeoutMs: 5_000,
+  /** An idle peer link sends an empty keepalive frame this often, in ms. */
+  peerKeepaliveIntervalMs: 1_000,
+  /** A peer link that received nothing for this long is closed and redialled, in ms. */
+  peerIdleTimeoutMs: 5_000,
+  /** Time `close()` waits for peer links to finish closing before cutting them, in ms. */
+  peerCloseGraceMs: 1_000,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');
 assert(limits.logReadBatchMax <= limits.mailboxDepthMax, 'a log batch must fit a mailbox');
 assert(limits.restartIntensityMax >= 1, 'restart intensity must allow one restart');
+assert(limits.actorTurnMessagesMax >= 1, 'an actor turn must handle at least one message');
+assert(limits.actorTurnMessagesMax <= limits.mailboxDepthMax, 'a turn must not outlast a mailbox');
+assert(limits.peerReconnectBackoffBaseMs <= limits.peerReconnectBackoffCapMs, 'backoff base exceeds cap');
+assert(limits.peerBatchMessagesMax <= limits.peerSendQueueMax, 'a peer batch must fit the queue');
+assert(limits.peerKeepaliveIntervalMs * 2 <= limits.peerIdleTimeoutMs, 'keepalives must beat idle timeout');
