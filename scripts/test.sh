@@ -4,7 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-bun test "$@" 2>&1 | tee "$out"
+# Real-process tests start processes and wait for them; bunfig has no timeout key.
+bun test --timeout 120000 "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 passed=$(grep -E '^ *[0-9]+ pass$' "$out" | tail -1 | grep -oE '[0-9]+' || true)
 failed=$(grep -E '^ *[0-9]+ fail$' "$out" | tail -1 | grep -oE '[0-9]+' || true)
