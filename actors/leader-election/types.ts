@@ -33,6 +33,11 @@ export interface HardState {
 export interface ConfState {
   voters: NodeId[];
   learners: NodeId[];
+  /**
+   * Ids that were removed and may never join again (node ids are never reused). Carried
+   * in snapshots so a node restored from one still refuses them. Absent means none.
+   */
+  retired?: NodeId[];
 }
 
 /** A membership change, one node at a time (single-server changes, Ongaro thesis §4.1). */

@@ -51,8 +51,6 @@ export const limits = {
   raftTransportPeerQueueMax: 4096,
   /** Recent log entries the SQLite Raft storage keeps in memory so hot reads skip the disk. */
   raftEntryCacheMax: 8192,
-  /** Rows written by one multi-row INSERT when appending Raft entries (SQLite bind limit). */
-  raftAppendRowsPerStatementMax: 500,
   /** Proposals one Raft host may have waiting for commit at once; more are refused. */
   raftPendingProposalsMax: 16_384,
   /** Ready batches one Raft host processes in a row before yielding to the event loop. */
@@ -81,8 +79,11 @@ export const limits = {
   csrBytesMax: 16_384,
   /** DNS names, and separately IP addresses, one node certificate may list as SANs. */
   certSanEntriesMax: 32,
-  /** Largest peer-transport frame body, in bytes; a bigger length prefix closes the link. */
-  peerFrameBytesMax: 8 * 1024 * 1024,
+  /**
+   * Largest peer-transport frame body, in bytes; a bigger length prefix closes the link.
+   * It must hold one largest snapshot chunk in base64 with its JSON envelope.
+   */
+  peerFrameBytesMax: 32 * 1024 * 1024,
   /** Raft messages one peer-transport frame carries (one batch). */
   peerBatchMessagesMax: 512,
   /** Frames one flush writes to a peer before yielding to the event loop. */
@@ -103,6 +104,58 @@ export const limits = {
   peerIdleTimeoutMs: 5_000,
   /** Time `close()` waits for peer links to finish closing before cutting them, in ms. */
   peerCloseGraceMs: 1_000,
+  /** HTTP API: largest request body, in bytes; bigger bodies get 413 `body_too_large`. */
+  apiBodyBytesMax: 1_048_576,
+  /** HTTP API: items one list response returns (`?limit=` may ask for fewer). */
+  apiListItemsMax: 1_000,
+  /** HTTP API: longest a write or read barrier is held while no leader is known, in ms. */
+  apiLeaderHoldMsMax: 60_000,
+  /** HTTP API: attempts one held request makes before giving up (backs the time bound). */
+  apiLeaderHoldAttemptsMax: 256,
+  /** HTTP API: first retry delay of a held request, in ms; doubles up to the cap below. */
+  apiLeaderHoldBackoffBaseMs: 25,
+  /** HTTP API: cap on the retry delay of a held request, in ms. */
+  apiLeaderHoldBackoffCapMs: 500,
+  /** HTTP API: largest secret value accepted, in bytes of UTF-8. */
+  apiSecretValueBytesMax: 65_536,
+  /** Event streams (NDJSON and WebSocket together) one API server holds open at once. */
+  eventStreamsMax: 256,
+  /** NDJSON event stream: lines queued for one client before it must read (back-pressure). */
+  eventStreamQueueLinesMax: 256,
+  /** WebSocket event stream: bytes Bun may buffer for one client before sends are refused. */
+  eventSocketBufferedBytesMax: 1_048_576,
+  /** Event streams: a client that accepts nothing for this long is dropped, in ms. */
+  eventStreamStallMsMax: 30_000,
+  /** Event streams: an idle stream sends a heartbeat line this often, in ms. */
+  eventHeartbeatMs: 10_000,
+  /** Topics one event-stream request may filter on. */
+  eventTopicsMax: 32,
+  /** Metrics: metric families one registry holds. */
+  metricFamiliesMax: 512,
+  /** Metrics: label sets (series) one metric family holds; new sets beyond it are dropped. */
+  metricLabelSetsMax: 1_000,
+  /** Metrics: buckets one histogram may declare (besides +Inf). */
+  metricBucketsMax: 32,
+  /** Metrics: callbacks run before each scrape to refresh gauges. */
+  metricCollectorsMax: 64,
+  /** State commands: longest id or name (node, job, allocation, secret, token), in chars. */
+  stateIdLengthMax: 256,
+  /** State commands: labels one node may carry. */
+  stateNodeLabelsMax: 64,
+  /** State commands: allocations one plan may place, stop or update, per bucket. */
+  statePlanAllocationsMax: 10_000,
+  /** State commands: longest free-text detail or reason, in chars. */
+  stateDetailLengthMax: 4_096,
+  /** State commands: largest sealed secret (base64 ciphertext), in chars. */
+  stateSecretCiphertextLengthMax: 262_144,
+  /** Versions of one job the state machine keeps; older versions are pruned at apply. */
+  stateJobVersionsKeptMax: 20,
+  /** Rejected (no-op) entries the state machine keeps for inspection; older ones are pruned. */
+  stateRejectedEntriesKeptMax: 1_000,
+  /** Lines one `.env` file may hold for `berth secret import`. */
+  dotenvLinesMax: 10_000,
+  /** Data keys one keyring may hold (the active one plus retired ones still decrypting). */
+  keyringKeysMax: 64,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');
@@ -110,6 +163,27 @@ assert(limits.logReadBatchMax <= limits.mailboxDepthMax, 'a log batch must fit a
 assert(limits.restartIntensityMax >= 1, 'restart intensity must allow one restart');
 assert(limits.actorTurnMessagesMax >= 1, 'an actor turn must handle at least one message');
 assert(limits.actorTurnMessagesMax <= limits.mailboxDepthMax, 'a turn must not outlast a mailbox');
-assert(limits.peerReconnectBackoffBaseMs <= limits.peerReconnectBackoffCapMs, 'backoff base exceeds cap');
+assert(limits.peerReconnectBackoffBaseMs <= limits.peerReconnectBackoffCapMs, 'backoff above cap');
 assert(limits.peerBatchMessagesMax <= limits.peerSendQueueMax, 'a peer batch must fit the queue');
-assert(limits.peerKeepaliveIntervalMs * 2 <= limits.peerIdleTimeoutMs, 'keepalives must beat idle timeout');
+assert(
+  limits.peerFrameBytesMax >= Math.ceil(limits.raftSnapshotChunkBytesMax / 3) * 4 + 64 * 1024,
+  'a base64 snapshot chunk must fit one peer frame',
+);
+assert(limits.peerKeepaliveIntervalMs * 2 <= limits.peerIdleTimeoutMs, 'keepalive too slow');
+assert(
+  limits.raftEntryCacheMax >= limits.raftEntriesPerMsgMax,
+  'the raft entry cache must hold one full append batch',
+);
+assert(
+  limits.apiLeaderHoldMsMax / limits.apiLeaderHoldBackoffCapMs + 32 <=
+    limits.apiLeaderHoldAttemptsMax,
+  'a held request must be able to retry for the whole longest hold',
+);
+assert(
+  limits.apiLeaderHoldBackoffBaseMs <= limits.apiLeaderHoldBackoffCapMs,
+  'hold backoff above cap',
+);
+assert(
+  limits.eventHeartbeatMs < limits.eventStreamStallMsMax,
+  'heartbeats must beat the stall timer',
+);

@@ -1,0 +1,341 @@
+/**
+ * The imperative shell around one Raft core node (DESIGN.md §3): a real timer that ticks
+ * the core every `tickMs`, the transport that carries its messages, durable storage, and
+ * the Ready loop in its required order:
+ *
+ *   1. persist snapshot + entries + hard state in one fsync'd transaction (persistReady),
+ *   2. only then send the messages (a vote or an ack must never outrun the disk, §5.1),
+ *   3. apply the committed entries (state machine callback, CommittedLog readers, proposals),
+ *   4. advance the core.
+ *
+ * Ready processing runs in a microtask scheduled by whatever produced work (a tick, a
+ * message, a proposal), so proposals made in the same turn of the event loop share one
+ * Ready and therefore one fsync: that is how appends are batched.
+ *
+ * The host also implements `CommittedLog` over the entries it has applied, so log-backed
+ * mailboxes (DESIGN.md §2) can consume the replicated log exactly as they consume the
+ * single-node local log.
+ */
+import {
+  createRaft,
+  type RaftConfig,
+  type RaftNode,
+  type RaftStatus,
+  raftTickMs,
+} from '../../actors/leader-election/index.ts';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  ProposeResult,
+  RaftMessage,
+  RaftStorage,
+  Ready,
+  Snapshot,
+} from '../../actors/leader-election/types.ts';
+import { assert } from '../core/assert.ts';
+import { type Clock, realClock } from '../core/clock.ts';
+import { BerthError } from '../core/errors.ts';
+import { limits } from '../core/limits.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
+import { createPrng } from '../core/prng.ts';
+import type { CommittedLog, LogEntry } from '../log/committed-log.ts';
+import { decodeLogEntry } from './log-entry-codec.ts';
+import { type ProposalOutcome, ProposalTracker } from './proposal-tracker.ts';
+import type { Transport } from './transport.ts';
+
+/** Default wait for a proposal to commit and apply, in ms. */
+export const proposeTimeoutMsDefault = 5_000;
+
+/** Storage the host can write a Ready to in one durable step (SqliteRaftStorage). */
+export interface HostStorage extends RaftStorage {
+  /** Writes the Ready's snapshot, entries and hard state in one durable step. */
+  persistReady(rd: Pick<Ready, 'snapshot' | 'entries' | 'hardState' | 'mustSync'>): void;
+  /** Records the membership in force, so a restart after compaction still knows it. */
+  setConf(conf: ConfState): void;
+}
+
+export interface RaftHostOptions {
+  config: RaftConfig;
+  storage: HostStorage;
+  /** Must be this node's transport (`transport.id === config.id`). */
+  transport: Transport;
+  /** Applies committed entries to the state machine, in log order, synchronously. */
+  apply?: (entries: readonly Entry[]) => void;
+  /** Restores the state machine from a snapshot installed by the leader. */
+  restoreSnapshot?: (snap: Snapshot) => void;
+  /**
+   * Seed of the core's PRNG (randomized election timeouts). Tests pass one to replay a
+   * run; by default the shell draws one from the OS, so nodes restarted together do not
+   * repeat the same timeouts (the seed is logged at info level).
+   */
+  seed?: number;
+  /** Tick interval in ms. Default `raftTickMs` from the core. */
+  tickMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** How committed entries are shown to CommittedLog readers. Default `decodeLogEntry`. */
+  decode?: (entry: Entry) => LogEntry;
+}
+
+/** One Raft node running for real: timer, transport, fsync'd storage, Ready loop. */
+export class RaftHost implements CommittedLog {
+  readonly id: number;
+  readonly #node: RaftNode;
+  readonly #storage: HostStorage;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #tickMs: number;
+  readonly #apply: (entries: readonly Entry[]) => void;
+  readonly #restoreSnapshot: (snap: Snapshot) => void;
+  readonly #decode: (entry: Entry) => LogEntry;
+  readonly #proposals: ProposalTracker;
+  readonly #commitListeners = new Set<(commitIndex: number) => void>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #appliedIndex: number;
+  #leaderId = 0;
+  #cancelTick: (() => void) | undefined;
+  #readyScheduled = false;
+  #state: 'created' | 'running' | 'closed' | 'failed' = 'created';
+  #failure: unknown;
+
+  constructor(options: RaftHostOptions) {
+    assert(options.transport.id === options.config.id, 'transport belongs to another node');
+    this.id = options.config.id;
+    this.#storage = options.storage;
+    this.#transport = options.transport;
+    this.#clock = options.clock ?? realClock;
+    this.#logger = (options.logger ?? silentLogger).child({ actor: 'raft', node: this.id });
+    this.#tickMs = options.tickMs ?? raftTickMs;
+    assert(this.#tickMs > 0, 'tickMs must be positive');
+    this.#apply = options.apply ?? (() => {});
+    this.#restoreSnapshot = options.restoreSnapshot ?? (() => {});
+    this.#decode = options.decode ?? decodeLogEntry;
+    this.#proposals = new ProposalTracker(this.#clock, limits.raftPendingProposalsMax);
+    const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
+    this.#logger.info('raft node created', { seed });
+    this.#node = createRaft(options.config, options.storage, createPrng(seed));
+    this.#appliedIndex = this.#node.status().applied;
+  }
+
+  /** Connects to the transport and starts ticking. */
+  start(): void {
+    assert(this.#state === 'created', `start() on a ${this.#state} host`);
+    this.#state = 'running';
+    this.#unsubscribe.push(this.#transport.onMessage((msg) => this.#handleMessage(msg)));
+    this.#unsubscribe.push(
+      this.#transport.onUnreachable((peer) =>
+        this.#guard(() => this.#node.reportUnreachable(peer)),
+      ),
+    );
+    this.#scheduleTick();
+    this.#scheduleReady();
+  }
+
+  /** Stops the timer and the transport; pending proposals are rejected with `host_closed`. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#stop();
+    this.#state = 'closed';
+    this.#proposals.rejectAll(new BerthError('host_closed', `raft node ${this.id} closed`));
+    await this.#transport.close();
+  }
+
+  /**
+   * Proposes `data` (a normal entry) and resolves once it is committed and applied here.
+   * Rejects with BerthError code `not_leader` (details.leaderHint: the leader's id, 0 if
+   * unknown), `proposal_dropped`, `timeout` (outcome unknown: it may still commit) or
+   * `host_closed`. A follower does not forward: forwarding and then failing would make a
+   * caller that retries elsewhere commit the command twice; the caller (the API) forwards.
+   */
+  propose(data: string, options: { timeoutMs?: number } = {}): Promise<ProposalOutcome> {
+    return this.#submit(() => this.#node.propose(data), options.timeoutMs);
+  }
+
+  /** Proposes a single-server membership change; same results as `propose`. */
+  proposeConfChange(
+    cc: ConfChange,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ProposalOutcome> {
+    return this.#submit(() => this.#node.proposeConfChange(cc), options.timeoutMs);
+  }
+
+  /** Starts an election now (bootstrap, tests). */
+  campaign(): void {
+    this.#guard(() => this.#node.campaign());
+    this.#scheduleReady();
+  }
+
+  /** Asks the leader to hand over leadership to `to`. */
+  transferLeadership(to: number): void {
+    this.#guard(() => this.#node.transferLeadership(to));
+    this.#scheduleReady();
+  }
+
+  status(): RaftStatus {
+    return this.#node.status();
+  }
+
+  /** The error that stopped this host, if it failed (storage error, assertion). */
+  failure(): unknown {
+    return this.#failure;
+  }
+
+  // ---- CommittedLog ----
+
+  commitIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  /** At most `limits.logReadBatchMax` entries per call; readers loop up to commitIndex(). */
+  read(fromIndex: number, max: number): LogEntry[] {
+    assert(Number.isInteger(fromIndex) && fromIndex >= 1, `read from ${fromIndex}`);
+    const lo = Math.max(fromIndex, this.#storage.firstIndex());
+    const hi = Math.min(fromIndex + Math.min(max, limits.logReadBatchMax), this.#appliedIndex + 1);
+    if (lo >= hi) return [];
+    return this.#storage.entries(lo, hi).map(this.#decode);
+  }
+
+  firstIndex(): number {
+    return this.#storage.firstIndex();
+  }
+
+  onCommit(fn: (commitIndex: number) => void): () => void {
+    assert(this.#commitListeners.size < limits.logCommitListenersMax, 'too many commit listeners');
+    this.#commitListeners.add(fn);
+    return () => this.#commitListeners.delete(fn);
+  }
+
+  // ---- internals ----
+
+  #submit(
+    propose: () => ProposeResult,
+    timeoutMs = proposeTimeoutMsDefault,
+  ): Promise<ProposalOutcome> {
+    assert(timeoutMs > 0 && timeoutMs <= limits.askTimeoutMsMax, `propose timeout ${timeoutMs} ms`);
+    if (this.#state !== 'running') {
+      return Promise.reject(
+        new BerthError('host_closed', `raft node ${this.id} is ${this.#state}`),
+      );
+    }
+    const status = this.#node.status();
+    if (status.role !== 'leader') return Promise.reject(notLeader(status.leaderId));
+    if (this.#proposals.isFull()) {
+      return Promise.reject(
+        new BerthError('proposal_dropped', 'too many proposals waiting to commit'),
+      );
+    }
+    const result = propose();
+    if (!result.ok) {
+      if (result.code === 'not_leader') return Promise.reject(notLeader(result.leaderHint));
+      return Promise.reject(new BerthError('proposal_dropped', result.reason));
+    }
+    this.#scheduleReady();
+    return this.#proposals.track(result.index, result.term, timeoutMs);
+  }
+
+  #handleMessage(msg: RaftMessage): void {
+    if (this.#state !== 'running') return;
+    if (msg.to !== this.id) {
+      this.#logger.warn('dropped a message addressed to another node', {
+        to: msg.to,
+        type: msg.type,
+      });
+      return;
+    }
+    this.#guard(() => this.#node.step(msg));
+    this.#scheduleReady();
+  }
+
+  #scheduleTick(): void {
+    this.#cancelTick = this.#clock.setTimer(this.#tickMs, () => {
+      if (this.#state !== 'running') return;
+      this.#guard(() => this.#node.tick());
+      this.#scheduleReady();
+      if (this.#state === 'running') this.#scheduleTick();
+    });
+  }
+
+  #scheduleReady(): void {
+    if (this.#readyScheduled || this.#state !== 'running') return;
+    this.#readyScheduled = true;
+    queueMicrotask(() => {
+      this.#readyScheduled = false;
+      this.#guard(() => this.#processReady());
+    });
+  }
+
+  /** Runs Ready batches until none is left (bounded; the rest goes to the next microtask). */
+  #processReady(): void {
+    const appliedBefore = this.#appliedIndex;
+    for (let round = 0; round < limits.raftReadyRoundsMax; round++) {
+      if (this.#state !== 'running' || !this.#node.hasReady()) break;
+      this.#handleReady(this.#node.ready());
+    }
+    if (this.#state === 'running' && this.#node.hasReady()) this.#scheduleReady();
+    if (this.#appliedIndex > appliedBefore) {
+      for (const fn of this.#commitListeners) fn(this.#appliedIndex);
+    }
+  }
+
+  #handleReady(rd: Ready): void {
+    if (rd.softState && rd.softState.leaderId !== this.#leaderId) {
+      this.#leaderId = rd.softState.leaderId;
+      this.#logger.info('leader changed', { leader: this.#leaderId, role: rd.softState.role });
+    }
+    // 1. Durable first: one transaction, fsync'd by synchronous=FULL before it returns.
+    this.#storage.persistReady(rd);
+    if (rd.snapshot) {
+      this.#restoreSnapshot(rd.snapshot);
+      this.#proposals.coveredBySnapshot(rd.snapshot.meta.index);
+      this.#appliedIndex = Math.max(this.#appliedIndex, rd.snapshot.meta.index);
+    }
+    // 2. Only now may votes and acknowledgements that depend on it leave the node.
+    this.#transport.send(rd.messages);
+    // 3. Apply what is committed.
+    if (rd.committedEntries.length > 0) {
+      this.#apply(rd.committedEntries);
+      this.#appliedIndex = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+      this.#proposals.applied(rd.committedEntries);
+      // The core changed its membership while handing these out. Record it: once the
+      // config entries are compacted away, a restart could not rebuild it from the log
+      // (replaying a change the recorded conf already holds is a no-op in the core).
+      if (rd.committedEntries.some((e) => e.kind === 'config')) {
+        this.#storage.setConf(this.#node.status().conf);
+      }
+    }
+    // 4. Tell the core all of it is done.
+    this.#node.advance(rd);
+  }
+
+  /**
+   * Runs core or storage work; an exception there (a storage failure, a corrupt row, an
+   * assertion) is fatal for this node: it stops, as a crashed actor would, and its pending
+   * proposals fail. Restarting from disk is the supervisor's job.
+   */
+  #guard(fn: () => void): void {
+    if (this.#state !== 'running') return;
+    try {
+      fn();
+    } catch (error) {
+      this.#failure = error;
+      this.#stop();
+      this.#state = 'failed';
+      this.#logger.error('raft node stopped', { error: String(error) });
+      this.#proposals.rejectAll(
+        new BerthError('host_failed', `raft node ${this.id} failed: ${String(error)}`),
+      );
+    }
+  }
+
+  #stop(): void {
+    this.#cancelTick?.();
+    this.#cancelTick = undefined;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+  }
+}
+
+function notLeader(leaderHint: number): BerthError {
+  return new BerthError('not_leader', 'this node is not the leader', { leaderHint });
+}
