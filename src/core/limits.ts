@@ -65,6 +65,10 @@ export const limits = {
   raftApplyBatchMax: 1024,
   /** Raft: ReadIndex requests a leader holds while waiting for confirmation. */
   raftReadIndexPendingMax: 4096,
+  /** Read barriers one Raft host holds at once (queued, confirming, or waiting for apply). */
+  raftHostPendingReadsMax: 4096,
+  /** A learner is promoted only when its acknowledged log trails the leader's by at most this. */
+  raftPromoteLagEntriesMax: 1024,
   /** Raft: largest InstallSnapshot chunk, in bytes. */
   raftSnapshotChunkBytesMax: 16 * 1024 * 1024,
   /** Raft: largest snapshot a follower reassembles in memory, in bytes. */
@@ -156,6 +160,10 @@ export const limits = {
   dotenvLinesMax: 10_000,
   /** Data keys one keyring may hold (the active one plus retired ones still decrypting). */
   keyringKeysMax: 64,
+  /** Node monitor: nodes one monitor tracks (the cluster targets at most 500 servers). */
+  nodesTrackedMax: 1_024,
+  /** Node monitor: proposals of one node-status transition before the leader gives up on it. */
+  nodeStatusProposalAttemptsMax: 5,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');
@@ -170,6 +178,10 @@ assert(
   'a base64 snapshot chunk must fit one peer frame',
 );
 assert(limits.peerKeepaliveIntervalMs * 2 <= limits.peerIdleTimeoutMs, 'keepalive too slow');
+assert(
+  limits.raftHostPendingReadsMax <= limits.raftReadIndexPendingMax,
+  'a host never has more read rounds in flight than the Raft core accepts',
+);
 assert(
   limits.raftEntryCacheMax >= limits.raftEntriesPerMsgMax,
   'the raft entry cache must hold one full append batch',

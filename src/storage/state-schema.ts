@@ -5,7 +5,15 @@
  * adding tables or nullable/defaulted columns, then generate a new migration.
  */
 import { sql } from 'drizzle-orm';
-import { check, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
 
 /**
  * One row per log-consuming actor: the last log index it has applied. Written in the same
@@ -52,3 +60,170 @@ export const localLogMeta = sqliteTable(
     check('local_log_meta_first_index_positive', sql`${t.firstIndex} >= 1`),
   ],
 );
+
+// ---------------------------------------------------------------------------------------
+// The replicated cluster state (src/state/state-machine.ts applies actors/state/commands.ts
+// into these tables). JSON columns hold validated values; `*_index` columns are the log
+// index of the entry that last wrote the row, so readers can ask "as of which index".
+// ---------------------------------------------------------------------------------------
+
+/** The state machine's position: the last state entry applied and its term (one row). */
+export const stateMeta = sqliteTable(
+  'state_meta',
+  {
+    id: integer('id').primaryKey(),
+    appliedIndex: integer('applied_index').notNull(),
+    appliedTerm: integer('applied_term').notNull(),
+  },
+  (t) => [check('state_meta_single_row', sql`${t.id} = 1`)],
+);
+
+export const nodes = sqliteTable('nodes', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  address: text('address').notNull(),
+  apiAddress: text('api_address').notNull(),
+  role: text('role', { enum: ['voter', 'worker'] }).notNull(),
+  /** JSON object of string labels. */
+  labels: text('labels').notNull(),
+  cpuMhz: integer('cpu_mhz').notNull(),
+  memoryMb: integer('memory_mb').notNull(),
+  status: text('status', { enum: ['up', 'down', 'draining'] }).notNull(),
+  registeredAtMs: integer('registered_at_ms').notNull(),
+  statusChangedAtMs: integer('status_changed_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+export const jobs = sqliteTable('jobs', {
+  id: text('id').primaryKey(),
+  /** The newest version; its spec is in job_versions. */
+  version: integer('version').notNull(),
+  status: text('status', { enum: ['running', 'stopped'] }).notNull(),
+  submittedAtMs: integer('submitted_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+export const jobVersions = sqliteTable(
+  'job_versions',
+  {
+    jobId: text('job_id').notNull(),
+    version: integer('version').notNull(),
+    /** JSON of the submitted spec. */
+    spec: text('spec').notNull(),
+    submittedAtMs: integer('submitted_at_ms').notNull(),
+    logIndex: integer('log_index').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.version] })],
+);
+
+export const allocations = sqliteTable(
+  'allocations',
+  {
+    id: text('id').primaryKey(),
+    evalId: text('eval_id').notNull(),
+    jobId: text('job_id').notNull(),
+    jobVersion: integer('job_version').notNull(),
+    groupName: text('group_name').notNull(),
+    name: text('name').notNull(),
+    nodeId: text('node_id').notNull(),
+    deploymentId: text('deployment_id'),
+    cpuMhz: integer('cpu_mhz').notNull(),
+    memoryMb: integer('memory_mb').notNull(),
+    /** JSON object: port label → host port. */
+    ports: text('ports').notNull(),
+    /** What the scheduler wants: keep it running, or stop it. */
+    desiredStatus: text('desired_status', { enum: ['run', 'stop'] }).notNull(),
+    desiredReason: text('desired_reason').notNull(),
+    /** What the node's supervisor reported. */
+    clientStatus: text('client_status', {
+      enum: ['pending', 'running', 'healthy', 'unhealthy', 'failed', 'complete', 'lost'],
+    }).notNull(),
+    clientDetail: text('client_detail').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+    modifiedAtMs: integer('modified_at_ms').notNull(),
+    createIndex: integer('create_index').notNull(),
+    modifyIndex: integer('modify_index').notNull(),
+  },
+  (t) => [index('allocations_job').on(t.jobId), index('allocations_node').on(t.nodeId)],
+);
+
+export const deployments = sqliteTable('deployments', {
+  id: text('id').primaryKey(),
+  jobId: text('job_id').notNull(),
+  jobVersion: integer('job_version').notNull(),
+  status: text('status', {
+    enum: ['running', 'paused', 'successful', 'failed', 'cancelled'],
+  }).notNull(),
+  detail: text('detail').notNull(),
+  createdAtMs: integer('created_at_ms').notNull(),
+  modifiedAtMs: integer('modified_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+export const evaluations = sqliteTable('evaluations', {
+  id: text('id').primaryKey(),
+  jobId: text('job_id').notNull(),
+  triggeredBy: text('triggered_by').notNull(),
+  priority: integer('priority').notNull(),
+  nodeId: text('node_id'),
+  status: text('status', {
+    enum: ['pending', 'blocked', 'complete', 'failed', 'cancelled'],
+  }).notNull(),
+  detail: text('detail').notNull(),
+  createdAtMs: integer('created_at_ms').notNull(),
+  modifiedAtMs: integer('modified_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+/** Secrets, sealed: the plaintext never reaches this table (src/secrets/vault.ts). */
+export const secrets = sqliteTable('secrets', {
+  name: text('name').primaryKey(),
+  ciphertext: text('ciphertext').notNull(),
+  nonce: text('nonce').notNull(),
+  keyId: text('key_id').notNull(),
+  version: integer('version').notNull(),
+  updatedAtMs: integer('updated_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+/** API tokens by SHA-256 hash; the token itself is shown once at creation and not kept. */
+export const tokens = sqliteTable(
+  'tokens',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['admin', 'deploy', 'read-only'] }).notNull(),
+    hash: text('hash').notNull(),
+    expiresAtMs: integer('expires_at_ms'),
+    createdAtMs: integer('created_at_ms').notNull(),
+    revokedAtMs: integer('revoked_at_ms'),
+  },
+  (t) => [uniqueIndex('tokens_hash').on(t.hash)],
+);
+
+/** Single-use join tokens by SHA-256 hash. */
+export const joinTokens = sqliteTable(
+  'join_tokens',
+  {
+    id: text('id').primaryKey(),
+    hash: text('hash').notNull(),
+    role: text('role', { enum: ['voter', 'worker'] }).notNull(),
+    expiresAtMs: integer('expires_at_ms').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+    usedAtMs: integer('used_at_ms'),
+    usedByNodeId: text('used_by_node_id'),
+  },
+  (t) => [uniqueIndex('join_tokens_hash').on(t.hash)],
+);
+
+/**
+ * Committed entries the state machine applied as no-ops, with the reason. Bounded: only
+ * the newest limits.stateRejectedEntriesKeptMax rows are kept.
+ */
+export const rejectedEntries = sqliteTable('rejected_entries', {
+  logIndex: integer('log_index').primaryKey(),
+  type: text('type').notNull(),
+  code: text('code').notNull(),
+  reason: text('reason').notNull(),
+  atMs: integer('at_ms').notNull(),
+});
