@@ -47,6 +47,8 @@ export const limits = {
   simReadyRoundsMax: 64,
   /** Client proposals a Raft simulation keeps waiting for their commit. */
   simPendingProposalsMax: 1_000,
+  /** Times a simulated client tries one command while no leader is known. */
+  simProposalAttemptsMax: 5,
   /** Raft messages queued per (from → to) link in the in-process transport before drops. */
   raftTransportPeerQueueMax: 4096,
   /** Recent log entries the SQLite Raft storage keeps in memory so hot reads skip the disk. */
