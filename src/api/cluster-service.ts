@@ -1,0 +1,188 @@
+/**
+ * The narrow contract between the HTTP API and the rest of the node. The API never touches
+ * Raft, the state database or the secret keyring directly: the node runtime wires a real
+ * implementation of `ClusterService` over them, and tests use `TestClusterService` (a real
+ * single-node local log and state database). Keeping it narrow is what lets the API be
+ * written, tested and changed independently of the state machine.
+ *
+ * Errors are BerthError values with a stable `code`; the API maps codes to HTTP statuses in
+ * one place (errors.ts). Codes the API gives a meaning to:
+ *   - `not_leader`: no leader is known (an election is running). Writes and read barriers
+ *     that get it are held and retried for a bounded time, so it must only be thrown when
+ *     the command was NOT appended anywhere (retrying is then safe).
+ *   - `proposal_dropped`: the leader refused the proposal (queue full); 503 + Retry-After.
+ *   - `timeout`: the outcome is unknown (the command may still commit); never retried.
+ *   - `*_not_found`, `invalid_message`, `conflict`: the usual 404/400/409.
+ */
+import type { CommittedLog, LogEntry } from '../log/committed-log.ts';
+import type { JobSpec } from './job-spec.ts';
+
+/** A value or a promise of it: reads are local and usually synchronous (SQLite). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Token roles, strongest first: admin > deploy > read-only. */
+export type Role = 'admin' | 'deploy' | 'read-only';
+
+/** Who a bearer token belongs to. */
+export interface TokenPrincipal {
+  id: string;
+  role: Role;
+}
+
+/** Commands the API proposes. The service turns each into one replicated log entry. */
+export type ClusterCommand =
+  | { type: 'job.register'; job: JobSpec }
+  | { type: 'job.stop'; name: string }
+  /** Plaintext in; the service encrypts it so the log carries ciphertext only. */
+  | { type: 'secret.put'; name: string; value: string }
+  | { type: 'secret.delete'; name: string }
+  /** The token's SHA-256 hex only; the plaintext never leaves the API handler. */
+  | { type: 'token.create'; id: string; name: string; role: Role; hashHex: string }
+  | { type: 'token.revoke'; id: string };
+
+/** What a committed command returns: the log index it committed at. */
+export interface ProposeAck {
+  index: number;
+}
+
+export interface ClusterStatus {
+  nodeId: string;
+  /** 'leader', 'follower', 'candidate', 'learner', …: whatever the consensus layer reports. */
+  role: string;
+  leaderId: string | null;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+}
+
+export interface NodeView {
+  id: string;
+  name: string;
+  address: string;
+  status: string;
+  voter: boolean;
+  updatedAtMs: number;
+}
+
+export interface JobView {
+  name: string;
+  version: number;
+  status: 'running' | 'stopped';
+  spec: JobSpec;
+  /** Log index of the entry that last changed the job. */
+  index: number;
+  updatedAtMs: number;
+}
+
+export interface JobVersionView {
+  name: string;
+  version: number;
+  spec: JobSpec;
+  index: number;
+  registeredAtMs: number;
+}
+
+export interface AllocationView {
+  id: string;
+  job: string;
+  jobVersion: number;
+  node: string;
+  status: string;
+  updatedAtMs: number;
+}
+
+export interface DeploymentView {
+  id: string;
+  job: string;
+  jobVersion: number;
+  status: string;
+  updatedAtMs: number;
+}
+
+/** Secret metadata: never the value. */
+export interface SecretMetaView {
+  name: string;
+  version: number;
+  updatedAtMs: number;
+}
+
+/** Token metadata: never the plaintext, never the hash. */
+export interface TokenView {
+  id: string;
+  name: string;
+  role: Role;
+  createdAtMs: number;
+}
+
+export interface RaftPeerView {
+  id: number;
+  address: string;
+  voter: boolean;
+  leader: boolean;
+}
+
+/** One entry of the event stream. `topic` is what `?topic=` filters on. */
+export interface ClusterEvent {
+  index: number;
+  topic: string;
+  type: string;
+  data: unknown;
+}
+
+/** Common list bound: the API never asks for more than limits.apiListItemsMax rows. */
+export interface ListQuery {
+  limit: number;
+}
+
+export interface AllocationQuery extends ListQuery {
+  job?: string;
+  node?: string;
+}
+
+export interface DeploymentQuery extends ListQuery {
+  job?: string;
+}
+
+export interface ClusterService {
+  status(): Awaitable<ClusterStatus>;
+  /**
+   * Resolves once this node's state reflects every write committed before the call
+   * (Raft ReadIndex on a follower, a leadership check on the leader). Rejects `not_leader`
+   * when no leader is known.
+   */
+  readBarrier(): Promise<void>;
+  /**
+   * Proposes a command; a follower forwards it to the leader. Resolves once it is
+   * committed AND applied to the state this node reads, so a read after it sees the write.
+   */
+  propose(command: ClusterCommand): Promise<ProposeAck>;
+
+  listNodes(query: ListQuery): Awaitable<NodeView[]>;
+  listJobs(query: ListQuery): Awaitable<JobView[]>;
+  getJob(name: string): Awaitable<JobView | null>;
+  /** Versions of one job, newest first. */
+  jobHistory(name: string, query: ListQuery): Awaitable<JobVersionView[]>;
+  listAllocations(query: AllocationQuery): Awaitable<AllocationView[]>;
+  listDeployments(query: DeploymentQuery): Awaitable<DeploymentView[]>;
+  listSecrets(query: ListQuery): Awaitable<SecretMetaView[]>;
+  /** The decrypted value, or null when there is no such secret. */
+  readSecret(name: string): Awaitable<string | null>;
+  listTokens(query: ListQuery): Awaitable<TokenView[]>;
+  getToken(id: string): Awaitable<TokenView | null>;
+  /** The token whose SHA-256 hex digest is `hashHex`, or null. */
+  findToken(hashHex: string): Awaitable<TokenPrincipal | null>;
+
+  raftPeers(): Awaitable<RaftPeerView[]>;
+  /** Rejects `peer_not_found`, `already_leader`, `not_leader`, … */
+  transferLeadership(to: number): Promise<void>;
+  /** Proposes removing a peer from the voters; rejects `peer_not_found`, `conflict`, … */
+  removePeer(id: number): Promise<ProposeAck>;
+
+  /** The committed log the event stream reads from (durable: streams resume by index). */
+  readonly events: CommittedLog;
+  /**
+   * The event a committed entry becomes, or null to hide it. Must never put secret values,
+   * token hashes or other credentials into `data` (see `defaultEventOf`).
+   */
+  toEvent(entry: LogEntry): ClusterEvent | null;
+}

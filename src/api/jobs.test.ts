@@ -1,0 +1,108 @@
+import { describe, expect, test } from 'bun:test';
+import { createHarness, errorCode, sampleJob } from './test-harness.ts';
+
+interface JobBody {
+  name: string;
+  version: number;
+  status: string;
+  spec: { image: string; count: number };
+  index: number;
+}
+
+describe('/v1/jobs', () => {
+  test('register commits one entry and answers with the stored job and its index', async () => {
+    // Proves POST goes through the log (commit index +1) and reads its own write.
+    const h = await createHarness();
+    const before = h.commitIndex();
+    const res = await h.call('POST', '/v1/jobs', { body: sampleJob });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { index: number; job: JobBody };
+    expect(body.index).toBe(before + 1);
+    expect(h.commitIndex()).toBe(before + 1);
+    expect(body.job).toMatchObject({
+      name: 'web',
+      version: 1,
+      status: 'running',
+      index: before + 1,
+    });
+    expect(body.job.spec.image).toBe('nginx:1.27');
+  });
+
+  test('registering again creates a new version, kept in history newest first', async () => {
+    // Proves versioning and the history route's order.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    const second = await h.call('POST', '/v1/jobs', {
+      body: { ...sampleJob, image: 'nginx:1.28' },
+    });
+    expect(((await second.json()) as { job: JobBody }).job.version).toBe(2);
+    const history = await h.call('GET', '/v1/jobs/web/history');
+    expect(history.status).toBe(200);
+    const items = ((await history.json()) as { items: JobBody[] }).items;
+    expect(items.map((v) => [v.version, v.spec.image])).toEqual([
+      [2, 'nginx:1.28'],
+      [1, 'nginx:1.27'],
+    ]);
+    const limited = await h.call('GET', '/v1/jobs/web/history?limit=1');
+    expect(((await limited.json()) as { items: unknown[] }).items.length).toBe(1);
+  });
+
+  test('list and get return registered jobs; unknown names are 404 job_not_found', async () => {
+    // Proves the read routes and the not-found code, including impossible names.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, name: 'api' } });
+    const list = await h.call('GET', '/v1/jobs');
+    const names = ((await list.json()) as { items: JobBody[] }).items.map((j) => j.name);
+    expect(names).toEqual(['api', 'web']);
+    const one = await h.call('GET', '/v1/jobs/api');
+    expect(((await one.json()) as JobBody).name).toBe('api');
+    for (const path of ['/v1/jobs/nope', '/v1/jobs/Not_Valid', '/v1/jobs/nope/history']) {
+      const res = await h.call('GET', path);
+      expect(res.status).toBe(404);
+      expect(await errorCode(res)).toBe('job_not_found');
+    }
+  });
+
+  test('stop marks the job stopped; stopping an unknown job writes nothing', async () => {
+    // Proves DELETE proposes job.stop, and that a 404 leaves the log untouched.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    const res = await h.call('DELETE', '/v1/jobs/web');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { index: number; job: JobBody };
+    expect(body.job.status).toBe('stopped');
+    const before = h.commitIndex();
+    const missing = await h.call('DELETE', '/v1/jobs/ghost');
+    expect(missing.status).toBe(404);
+    expect(await errorCode(missing)).toBe('job_not_found');
+    expect(h.commitIndex()).toBe(before);
+  });
+
+  test('reads pass the read barrier unless ?stale=true, and carry X-Berth-Index', async () => {
+    // Proves linearizable reads by default and the local (stale) read opt-out.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    const barriers = h.service.barrierCount();
+    const fresh = await h.call('GET', '/v1/jobs/web');
+    expect(h.service.barrierCount()).toBe(barriers + 1);
+    expect(fresh.headers.get('x-berth-index')).toBe(String(h.commitIndex()));
+    const stale = await h.call('GET', '/v1/jobs/web?stale=true');
+    expect(stale.status).toBe(200);
+    expect(h.service.barrierCount()).toBe(barriers + 1);
+    const explicit = await h.call('GET', '/v1/jobs?stale=false');
+    expect(explicit.status).toBe(200);
+    expect(h.service.barrierCount()).toBe(barriers + 2);
+  });
+
+  test('defaults from the spec schema are applied before the command is proposed', async () => {
+    // Proves the committed spec is the parsed one (count defaults to 1), not the raw body.
+    const h = await createHarness();
+    const res = await h.call('POST', '/v1/jobs', { body: { name: 'one', image: 'busybox' } });
+    const body = (await res.json()) as { job: JobBody };
+    expect(body.job.spec.count).toBe(1);
+    const entry = h.service.events.read(h.commitIndex(), 1)[0]!;
+    expect(entry.type).toBe('job.registered');
+    expect((entry.data as { job: { count: number } }).job.count).toBe(1);
+  });
+});

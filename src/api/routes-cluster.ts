@@ -1,0 +1,63 @@
+/** Cluster-wide reads (`/v1/status`, nodes, allocations, deployments) and `/v1/operator/raft`. */
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { requireRole } from './auth.ts';
+import {
+  AllocationQuerySchema,
+  DeploymentQuerySchema,
+  ListQuerySchema,
+  parseJsonBody,
+  parseQuery,
+  ReadQuerySchema,
+} from './body.ts';
+import { type ApiDeps, readBarrier } from './deps.ts';
+import type { ApiEnv } from './env.ts';
+
+const PeerIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const TransferBody = z.strictObject({ to: PeerIdSchema });
+const RemovePeerBody = z.strictObject({ id: PeerIdSchema });
+
+export function registerClusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const { service } = deps;
+
+  // Status is this node's own view (its role, its indexes): no barrier, by design.
+  app.get('/v1/status', requireRole('read-only'), async (c) => {
+    parseQuery(c, z.strictObject({}));
+    return c.json(await service.status());
+  });
+
+  app.get('/v1/nodes', requireRole('read-only'), async (c) => {
+    const query = parseQuery(c, ListQuerySchema);
+    await readBarrier(deps, c, query.stale);
+    return c.json({ items: await service.listNodes({ limit: query.limit }) });
+  });
+
+  app.get('/v1/allocations', requireRole('read-only'), async (c) => {
+    const { stale, ...filter } = parseQuery(c, AllocationQuerySchema);
+    await readBarrier(deps, c, stale);
+    return c.json({ items: await service.listAllocations(filter) });
+  });
+
+  app.get('/v1/deployments', requireRole('read-only'), async (c) => {
+    const { stale, ...filter } = parseQuery(c, DeploymentQuerySchema);
+    await readBarrier(deps, c, stale);
+    return c.json({ items: await service.listDeployments(filter) });
+  });
+
+  app.get('/v1/operator/raft/peers', requireRole('read-only'), async (c) => {
+    parseQuery(c, ReadQuerySchema);
+    return c.json({ items: await service.raftPeers() });
+  });
+
+  app.post('/v1/operator/raft/transfer-leadership', requireRole('admin'), async (c) => {
+    const { to } = await parseJsonBody(c, TransferBody);
+    await deps.hold(() => service.transferLeadership(to));
+    return c.json({ transferringTo: to }, 202);
+  });
+
+  app.post('/v1/operator/raft/remove-peer', requireRole('admin'), async (c) => {
+    const { id } = await parseJsonBody(c, RemovePeerBody);
+    const { index } = await deps.hold(() => service.removePeer(id));
+    return c.json({ index, removed: id });
+  });
+}
