@@ -158,6 +158,10 @@ export const limits = {
   stateJobVersionsKeptMax: 20,
   /** Rejected (no-op) entries the state machine keeps for inspection; older ones are pruned. */
   stateRejectedEntriesKeptMax: 1_000,
+  /** CLI: longest wait for one API answer (writes may be held through an election), in ms. */
+  cliRequestTimeoutMsMax: 90_000,
+  /** CLI: longest line `berth events` buffers from the stream, in bytes; longer ends the stream. */
+  cliEventLineBytesMax: 4 * 1024 * 1024,
   /** Lines one `.env` file may hold for `berth secret import`. */
   dotenvLinesMax: 10_000,
   /** Data keys one keyring may hold (the active one plus retired ones still decrypting). */
@@ -196,6 +200,14 @@ assert(
 assert(
   limits.apiLeaderHoldBackoffBaseMs <= limits.apiLeaderHoldBackoffCapMs,
   'hold backoff above cap',
+);
+assert(
+  limits.cliRequestTimeoutMsMax > limits.apiLeaderHoldMsMax,
+  'the CLI must wait longer than the API may hold a request through an election',
+);
+assert(
+  limits.cliEventLineBytesMax >= limits.localLogEntryBytesMax * 2,
+  'one event line (an entry as JSON, escaped) must fit the CLI line buffer',
 );
 assert(
   limits.eventHeartbeatMs < limits.eventStreamStallMsMax,
