@@ -14,7 +14,9 @@
  *
  * The host also implements `CommittedLog` over the entries it has applied, so log-backed
  * mailboxes (DESIGN.md §2) can consume the replicated log exactly as they consume the
- * single-node local log.
+ * single-node local log. On top of the core it offers linearizable read barriers
+ * (`readBarrier`, thesis §6.4), membership operations with precise refusal codes
+ * (`addLearner`, `promote`, `removeNode`) and a view of the members (`peers`).
  */
 import {
   createRaft,
@@ -23,15 +25,17 @@ import {
   type RaftStatus,
   raftTickMs,
 } from '../../actors/leader-election/index.ts';
-import type {
-  ConfChange,
-  ConfState,
-  Entry,
-  ProposeResult,
-  RaftMessage,
-  RaftStorage,
-  Ready,
-  Snapshot,
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type NodeId,
+  type ProposeResult,
+  type RaftMessage,
+  type RaftStorage,
+  RaftStorageError,
+  type Ready,
+  type Snapshot,
 } from '../../actors/leader-election/types.ts';
 import { assert } from '../core/assert.ts';
 import { type Clock, realClock } from '../core/clock.ts';
@@ -41,11 +45,28 @@ import { type Logger, silentLogger } from '../core/logger.ts';
 import { createPrng } from '../core/prng.ts';
 import type { CommittedLog, LogEntry } from '../log/committed-log.ts';
 import { decodeLogEntry } from './log-entry-codec.ts';
+import {
+  AckedIndexes,
+  isMember,
+  leaderMatchIndex,
+  listPeers,
+  membershipRefusal,
+  type PeerInfo,
+  pendingChangeRefusal,
+  promoteRefusal,
+} from './membership-view.ts';
 import { type ProposalOutcome, ProposalTracker } from './proposal-tracker.ts';
+import { type ReadBarrierOutcome, ReadTracker } from './read-tracker.ts';
 import type { Transport } from './transport.ts';
 
 /** Default wait for a proposal to commit and apply, in ms. */
 export const proposeTimeoutMsDefault = 5_000;
+
+/** Default wait for a read barrier to be confirmed and applied, in ms. */
+export const readBarrierTimeoutMsDefault = 5_000;
+
+export type { PeerInfo } from './membership-view.ts';
+export type { ReadBarrierOutcome } from './read-tracker.ts';
 
 /** Storage the host can write a Ready to in one durable step (SqliteRaftStorage). */
 export interface HostStorage extends RaftStorage {
@@ -76,6 +97,8 @@ export interface RaftHostOptions {
   logger?: Logger;
   /** How committed entries are shown to CommittedLog readers. Default `decodeLogEntry`. */
   decode?: (entry: Entry) => LogEntry;
+  /** Read barriers held at once. Default `limits.raftHostPendingReadsMax` (tests lower it). */
+  pendingReadsMax?: number;
 }
 
 /** One Raft node running for real: timer, transport, fsync'd storage, Ready loop. */
@@ -91,6 +114,11 @@ export class RaftHost implements CommittedLog {
   readonly #restoreSnapshot: (snap: Snapshot) => void;
   readonly #decode: (entry: Entry) => LogEntry;
   readonly #proposals: ProposalTracker;
+  readonly #reads: ReadTracker;
+  /** Members' append acknowledgements: the leader's view of their logs (peers, promote). */
+  readonly #acked = new AckedIndexes();
+  /** The last membership change this host proposed ({0, 0}: none). */
+  #confProposed = { index: 0, term: 0 };
   readonly #commitListeners = new Set<(commitIndex: number) => void>();
   readonly #unsubscribe: Array<() => void> = [];
   #appliedIndex: number;
@@ -113,6 +141,15 @@ export class RaftHost implements CommittedLog {
     this.#restoreSnapshot = options.restoreSnapshot ?? (() => {});
     this.#decode = options.decode ?? decodeLogEntry;
     this.#proposals = new ProposalTracker(this.#clock, limits.raftPendingProposalsMax);
+    const pendingReadsMax = options.pendingReadsMax ?? limits.raftHostPendingReadsMax;
+    assert(
+      pendingReadsMax >= 1 && pendingReadsMax <= limits.raftHostPendingReadsMax,
+      `pendingReadsMax ${pendingReadsMax}`,
+    );
+    // Request ids travel in heartbeats and come back in their answers; a random incarnation
+    // keeps an answer meant for a previous run of this node from confirming a new read.
+    const incarnation = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
+    this.#reads = new ReadTracker(this.#clock, pendingReadsMax, `${this.id}.${incarnation}.`);
     const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.#logger.info('raft node created', { seed });
     this.#node = createRaft(options.config, options.storage, createPrng(seed));
@@ -138,7 +175,9 @@ export class RaftHost implements CommittedLog {
     if (this.#state === 'closed') return;
     this.#stop();
     this.#state = 'closed';
-    this.#proposals.rejectAll(new BerthError('host_closed', `raft node ${this.id} closed`));
+    const closed = new BerthError('host_closed', `raft node ${this.id} closed`);
+    this.#proposals.rejectAll(closed);
+    this.#reads.rejectAll(closed);
     await this.#transport.close();
   }
 
@@ -158,7 +197,72 @@ export class RaftHost implements CommittedLog {
     cc: ConfChange,
     options: { timeoutMs?: number } = {},
   ): Promise<ProposalOutcome> {
-    return this.#submit(() => this.#node.proposeConfChange(cc), options.timeoutMs);
+    return this.#submit(() => this.#proposeConf(cc), options.timeoutMs);
+  }
+
+  /**
+   * A linearizable read barrier (thesis §6.4, ReadIndex): resolves once this node's state
+   * machine reflects every write acknowledged before the call, with the read index it
+   * applied. Only the leader can confirm that; elsewhere it rejects with `not_leader`
+   * (details.leaderHint, 0 if unknown) and the caller forwards. Also rejects with
+   * `not_leader` when leadership is lost before the read is confirmed, `read_dropped`
+   * (too many reads pending), `timeout` (e.g. no quorum answers), `host_closed`.
+   */
+  readBarrier(options: { timeoutMs?: number } = {}): Promise<ReadBarrierOutcome> {
+    const timeoutMs = options.timeoutMs ?? readBarrierTimeoutMsDefault;
+    assert(timeoutMs > 0 && timeoutMs <= limits.askTimeoutMsMax, `read timeout ${timeoutMs} ms`);
+    if (this.#state !== 'running') {
+      return Promise.reject(
+        new BerthError('host_closed', `raft node ${this.id} is ${this.#state}`),
+      );
+    }
+    const status = this.#node.status();
+    if (status.role !== 'leader') return Promise.reject(notLeader(status.leaderId));
+    if (this.#reads.isFull()) {
+      return Promise.reject(new BerthError('read_dropped', 'too many read barriers pending'));
+    }
+    const outcome = this.#reads.wait(timeoutMs);
+    // The round starts in the next Ready, so reads made in this turn share one heartbeat.
+    this.#scheduleReady();
+    return outcome;
+  }
+
+  /**
+   * Adds `node` as a learner: it receives the log but neither votes nor counts for commit.
+   * Resolves once the change is applied here. Rejects with `invalid_node_id`,
+   * `already_member`, `node_retired` (removed ids never return), `membership_change_pending`
+   * (another change is not applied yet, or a new leader has not committed in its term; retry
+   * shortly), or any `propose` error.
+   */
+  addLearner(node: NodeId, options: { timeoutMs?: number } = {}): Promise<ProposalOutcome> {
+    return this.#changeMembership({ op: 'add_learner', node }, options.timeoutMs);
+  }
+
+  /**
+   * Makes learner `node` a voter. Rejects like `addLearner`, plus `already_voter`,
+   * `peer_not_found` (not a member), `learner_lagging` (its acknowledged log trails the
+   * leader's by more than `limits.raftPromoteLagEntriesMax` entries, or it has not
+   * acknowledged anything in this term yet: promoting it now could stall commits).
+   */
+  promote(node: NodeId, options: { timeoutMs?: number } = {}): Promise<ProposalOutcome> {
+    return this.#changeMembership({ op: 'promote', node }, options.timeoutMs);
+  }
+
+  /**
+   * Removes `node` (voter or learner) for good: its id is retired and can never be added
+   * again. Removing the leader itself is allowed; it steps down once the change commits.
+   * Rejects like `addLearner`, plus `peer_not_found` and `last_voter`.
+   */
+  removeNode(node: NodeId, options: { timeoutMs?: number } = {}): Promise<ProposalOutcome> {
+    return this.#changeMembership({ op: 'remove', node }, options.timeoutMs);
+  }
+
+  /**
+   * Every member, voters then learners, in id order. On the leader each carries its match
+   * index and lag, rebuilt from append acknowledgements (see PeerInfo and AckedIndexes).
+   */
+  peers(): PeerInfo[] {
+    return listPeers(this.#node.status(), this.#acked);
   }
 
   /** Starts an election now (bootstrap, tests). */
@@ -209,6 +313,78 @@ export class RaftHost implements CommittedLog {
 
   // ---- internals ----
 
+  #changeMembership(cc: ConfChange, timeoutMs?: number): Promise<ProposalOutcome> {
+    const status = this.#node.status();
+    // Refusals the host can explain precisely are decided here; #submit handles the rest
+    // (not leader, closed) and whatever the core still refuses comes back proposal_dropped.
+    if (this.#state === 'running' && status.role === 'leader') {
+      const refusal = this.#membershipPrecheck(cc, status);
+      if (refusal) return Promise.reject(refusal);
+    }
+    return this.#submit(() => this.#proposeConf(cc), timeoutMs);
+  }
+
+  #membershipPrecheck(cc: ConfChange, status: RaftStatus): BerthError | null {
+    const invalid = membershipRefusal(status.conf, cc);
+    if (invalid) return invalid;
+    if (cc.op === 'promote') {
+      const matchIndex = leaderMatchIndex(status, this.#acked, cc.node);
+      const lagging = promoteRefusal(cc.node, matchIndex, status.lastIndex);
+      if (lagging) return lagging;
+    }
+    return pendingChangeRefusal({
+      term: status.term,
+      appliedIndex: this.#appliedIndex,
+      appliedTerm: this.#termOrNull(this.#appliedIndex),
+      lastProposed: this.#confProposed,
+    });
+  }
+
+  /** Every membership proposal goes through here, so the pending-change check sees it. */
+  #proposeConf(cc: ConfChange): ProposeResult {
+    const result = this.#node.proposeConfChange(cc);
+    if (result.ok) this.#confProposed = { index: result.index, term: result.term };
+    return result;
+  }
+
+  #termOrNull(index: number): number | null {
+    try {
+      return this.#storage.term(index);
+    } catch (error) {
+      if (error instanceof RaftStorageError) return null;
+      throw error;
+    }
+  }
+
+  /** Starts one ReadIndex round for every read barrier queued since the last Ready. */
+  #issueReads(): void {
+    if (!this.#reads.hasQueued()) return;
+    const status = this.#node.status();
+    if (status.role !== 'leader') {
+      this.#reads.rejectQueued(notLeader(status.leaderId));
+      return;
+    }
+    const requestId = this.#reads.takeQueued(status.term);
+    const result = this.#node.readIndex(requestId);
+    if (result.ok) return;
+    this.#reads.rejectRound(
+      requestId,
+      result.code === 'not_leader'
+        ? notLeader(result.leaderHint)
+        : new BerthError('read_dropped', result.reason),
+    );
+  }
+
+  /** Rounds the core abandoned on a role or term change will never be confirmed. */
+  #rejectAbandonedReads(): void {
+    if (this.#reads.roundsConfirming() === 0) return;
+    const status = this.#node.status();
+    this.#reads.rejectConfirmingExcept(
+      status.role === 'leader' ? status.term : null,
+      notLeader(status.leaderId),
+    );
+  }
+
   #submit(
     propose: () => ProposeResult,
     timeoutMs = proposeTimeoutMsDefault,
@@ -244,6 +420,11 @@ export class RaftHost implements CommittedLog {
       });
       return;
     }
+    if (msg.type === 'append_resp' && msg.success) {
+      this.#acked.note(msg.from, msg.term, msg.index, () =>
+        isMember(this.#node.status().conf, msg.from),
+      );
+    }
     this.#guard(() => this.#node.step(msg));
     this.#scheduleReady();
   }
@@ -269,11 +450,13 @@ export class RaftHost implements CommittedLog {
   /** Runs Ready batches until none is left (bounded; the rest goes to the next microtask). */
   #processReady(): void {
     const appliedBefore = this.#appliedIndex;
+    this.#issueReads();
     for (let round = 0; round < limits.raftReadyRoundsMax; round++) {
       if (this.#state !== 'running' || !this.#node.hasReady()) break;
       this.#handleReady(this.#node.ready());
     }
     if (this.#state === 'running' && this.#node.hasReady()) this.#scheduleReady();
+    if (this.#state === 'running') this.#rejectAbandonedReads();
     if (this.#appliedIndex > appliedBefore) {
       for (const fn of this.#commitListeners) fn(this.#appliedIndex);
     }
@@ -302,9 +485,13 @@ export class RaftHost implements CommittedLog {
       // config entries are compacted away, a restart could not rebuild it from the log
       // (replaying a change the recorded conf already holds is a no-op in the core).
       if (rd.committedEntries.some((e) => e.kind === 'config')) {
-        this.#storage.setConf(this.#node.status().conf);
+        const { conf } = this.#node.status();
+        this.#storage.setConf(conf);
+        this.#acked.retain(conf);
       }
     }
+    // Reads the core confirmed now wait for (or already have) their index applied here.
+    this.#reads.confirmed(rd.readStates, this.#appliedIndex);
     // 4. Tell the core all of it is done.
     this.#node.advance(rd);
   }
@@ -323,9 +510,9 @@ export class RaftHost implements CommittedLog {
       this.#stop();
       this.#state = 'failed';
       this.#logger.error('raft node stopped', { error: String(error) });
-      this.#proposals.rejectAll(
-        new BerthError('host_failed', `raft node ${this.id} failed: ${String(error)}`),
-      );
+      const failed = new BerthError('host_failed', `raft node ${this.id} failed: ${String(error)}`);
+      this.#proposals.rejectAll(failed);
+      this.#reads.rejectAll(failed);
     }
   }
 
