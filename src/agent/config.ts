@@ -33,7 +33,7 @@ export const AgentConfigSchema = z
      * Multiplies every Raft timeout, like Nomad's `raft_multiplier`: 1 on a LAN; raise it
      * for slow or distant networks. Default 1, at most 10.
      */
-    raftMultiplier: z.number().min(1).max(10).default(1),
+    raftMultiplier: z.number().int().min(1).max(10).default(1),
     /** How many voters the cluster keeps; workers are promoted up to it. 3 or 5. Default 3. */
     votersTarget: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
     /** How often a node heartbeats to the leader, in ms. Default 500 ms. */
@@ -69,6 +69,7 @@ const envFields = {
   BERTH_PEER_PORT: 'peerPort',
   BERTH_API_PORT: 'apiPort',
   BERTH_LOG_LEVEL: 'logLevel',
+  BERTH_LOG: 'logLevel',
 } as const;
 
 const numericFields = new Set(['peerPort', 'apiPort']);

@@ -6,7 +6,7 @@
 import { BerthError } from '../core/errors.ts';
 import { parseArgs, suggest } from './args.ts';
 import { allCommands } from './commands/index.ts';
-import { createOutput, type Output, paint, table } from './output.ts';
+import { type CliIo, createOutput, type Output, paint, table } from './output.ts';
 import { type Command, exitCode, matchCommand } from './registry.ts';
 
 function helpText(commands: readonly Command[]): string {
@@ -40,10 +40,44 @@ function nextStep(code: string): string | undefined {
       'the cluster has no leader right now; retry in a few seconds and check `berth status`',
     unreachable: 'start the agent (`berth agent`) or check the address with `berth context ls`',
     no_context: 'run `make demo` or `berth context use NAME --address URL --token TOKEN`',
+    not_leader: 'an election is running; retry in a few seconds and check `berth status`',
+    proposal_dropped: 'the leader is overloaded; retry in a moment',
+    timeout: 'check the outcome (e.g. `berth status`, `berth job ls`) before retrying',
+    job_not_found: 'list jobs with `berth job ls`',
+    secret_not_found: 'list secrets with `berth secret ls`',
+    token_not_found: 'list tokens with `berth token ls`',
+    peer_not_found: 'list Raft peers and their ids with `berth raft peers`',
+    already_leader: 'nothing to do; pick another peer from `berth raft peers` to move leadership',
+    events_compacted: 'resume from a later index (`berth events --index N`) or omit --index',
+    too_many_streams: 'the server has too many event streams open; retry in a few seconds',
+    dotenv_invalid: 'fix the lines listed above and run the import again',
+    not_implemented: 'this command is not available on this version of Berth yet',
+    stream_ended: 'run `berth events --index N` with the index above to resume',
+    file_unreadable: 'check the file path and its permissions',
+    bad_context_file: 'fix or delete the contexts file, then `berth context use …` again',
   };
   return steps[code];
 }
 
+/** The usage error for argv that names no command: a close match, or the group's verbs. */
+function unknownCommand(commands: readonly Command[], argv: readonly string[]): BerthError {
+  const words = [...new Set(commands.map((c) => c.path.join(' ')))];
+  const hint = suggest(argv.slice(0, 2).join(' '), words) ?? suggest(argv[0] as string, words);
+  if (hint) {
+    return new BerthError(
+      'usage',
+      `unknown command "${argv.join(' ')}" (did you mean \`berth ${hint}\`?); see \`berth --help\``,
+    );
+  }
+  const verbs = commands.filter((c) => c.path[0] === argv[0] && c.path.length > 1);
+  if (verbs.length > 0) {
+    const list = verbs.map((c) => c.path.slice(1).join(' ')).join(', ');
+    return new BerthError('usage', `\`berth ${argv[0]}\` needs a subcommand: ${list}`);
+  }
+  return new BerthError('usage', `unknown command "${argv.join(' ')}"; see \`berth --help\``);
+}
+
+/** Exit status for an error; scripts rely on these (see registry.ts). */
 function exitFor(error: BerthError): number {
   if (error.code === 'usage') return exitCode.usage;
   if (error.code === 'unreachable') return exitCode.unreachable;
@@ -66,8 +100,12 @@ function report(out: Output, error: unknown): number {
   return exitCode.failed;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const out = createOutput(argv.includes('--json'));
+/**
+ * Runs one CLI invocation and resolves with its exit status. `io` replaces the process's
+ * streams (tests capture output in-process) and carries the interrupt signal.
+ */
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const out = createOutput(argv.includes('--json'), io);
   const commands = allCommands();
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     out.out(helpText(commands));
@@ -75,15 +113,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const match = matchCommand(commands, argv);
   if (!match) {
-    const words = [...new Set(commands.map((c) => c.path.join(' ')))];
-    const hint = suggest(argv.slice(0, 2).join(' '), words) ?? suggest(argv[0] as string, words);
-    return report(
-      out,
-      new BerthError(
-        'usage',
-        `unknown command "${argv.join(' ')}"${hint ? ` (did you mean \`berth ${hint}\`?)` : ''}; see \`berth --help\``,
-      ),
-    );
+    return report(out, unknownCommand(commands, argv));
   }
   try {
     const args = parseArgs(match.rest, match.command.flags);
@@ -97,6 +127,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * The first Ctrl-C aborts the signal so a following command (`berth events`) ends cleanly;
+ * a second one exits at once, in case a command is stuck.
+ */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  });
+  return controller.signal;
+}
+
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2), { signal: interruptSignal() });
 }

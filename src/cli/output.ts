@@ -7,15 +7,37 @@ export interface Output {
   color: boolean;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Reads all of standard input (`berth secret set NAME -`). */
+  readStdin: () => Promise<string>;
+  /** Aborted when the user interrupts a long-running command (Ctrl-C), if the caller set one. */
+  signal: AbortSignal | undefined;
 }
 
-export function createOutput(json: boolean): Output {
-  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !json;
+/**
+ * Where a CLI run reads and writes. The defaults are the process's own streams; tests pass
+ * sinks to capture output in-process, a stdin text, and a signal to stop a stream.
+ */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  readStdin: () => Promise<string>;
+  signal: AbortSignal;
+  /** Whether stdout is a terminal (colours). Default: process.stdout.isTTY. */
+  isTty: boolean;
+}
+
+export function createOutput(json: boolean, io: Partial<CliIo> = {}): Output {
+  const isTty = io.isTty ?? Boolean(process.stdout.isTTY);
+  const color = isTty && !process.env.NO_COLOR && !json;
+  const write = io.out ?? ((t: string) => process.stdout.write(t));
+  const writeErr = io.err ?? ((t: string) => process.stderr.write(t));
   return {
     json,
     color,
-    out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+    out: (t) => write(t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => writeErr(t.endsWith('\n') ? t : `${t}\n`),
+    readStdin: io.readStdin ?? (() => Bun.stdin.text()),
+    signal: io.signal,
   };
 }
 

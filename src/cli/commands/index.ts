@@ -1,7 +1,25 @@
 /** Every CLI command, in the order `berth --help` lists them. */
 import type { Command } from '../registry.ts';
 import { contextCommands } from './context.ts';
+import { eventCommands } from './events.ts';
+import { jobCommands } from './job.ts';
+import { nodeCommands } from './node.ts';
+import { raftCommands } from './raft.ts';
+import { secretCommands } from './secret.ts';
+import { serverCommands } from './server.ts';
+import { statusCommands } from './status.ts';
+import { tokenCommands } from './token.ts';
 
 export function allCommands(): Command[] {
-  return [...contextCommands];
+  return [
+    ...serverCommands,
+    ...statusCommands,
+    ...nodeCommands,
+    ...jobCommands,
+    ...secretCommands,
+    ...tokenCommands,
+    ...raftCommands,
+    ...eventCommands,
+    ...contextCommands,
+  ];
 }

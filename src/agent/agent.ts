@@ -1,0 +1,271 @@
+/**
+ * `berth agent`: one process per node (DESIGN.md §1). It opens the node's data
+ * directory and runs, in start order:
+ *
+ *   Raft storage (fsync'd SQLite) → mutual-TLS peer transport → Raft host (leader
+ *   election, replication) → the state actor (log-backed mailbox into the state DB) →
+ *   the HTTPS API (forwarding to the leader, join routes, /v1, /metrics) → duties
+ *   (bootstrap, learner promotion, node liveness, snapshots; see duties.ts).
+ *
+ * Stop runs the reverse order. A failure of the Raft host or the state consumer is fatal
+ * (let it crash): the process exits non-zero and its service manager restarts it, and the
+ * restarted node resumes from disk.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'bun';
+import { Hono } from 'hono';
+import { defaultRaftConfig } from '../../actors/leader-election/index.ts';
+import { createApi } from '../api/app.ts';
+import type { ApiEnv } from '../api/env.ts';
+import { serveApi } from '../api/server.ts';
+import { BerthError } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { MetricsRegistry } from '../metrics/registry.ts';
+import { certificateInfo } from '../pki/index.ts';
+import { RaftHost } from '../raft/raft-host.ts';
+import { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
+import { type Keyring, keyringFileName, readKeyring } from '../secrets/keyring.ts';
+import * as q from '../state/queries.ts';
+import { TlsTransport } from '../transport/tls-transport.ts';
+import type { AgentConfig } from './config.ts';
+import { dataPaths, type NodeIdentity, readIdentity, readTls, type TlsFiles } from './data-dir.ts';
+import { Duties } from './duties.ts';
+import { forwardToLeader } from './forward.ts';
+import { joinRoutes } from './join-routes.ts';
+import { ObservedTransport } from './observed-transport.ts';
+import { readSeedPeers } from './peers-file.ts';
+import { RaftClusterService } from './raft-cluster-service.ts';
+import { StateHost } from './state-host.ts';
+
+/** Splits `host:port` (IPv6 in brackets) into its parts. */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const m = /^\[(.+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (!m) throw new BerthError('bad_address', `"${address}" is not host:port`);
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
+function listenFailed(what: string, host: string, port: number, error: unknown): BerthError {
+  return new BerthError(
+    'listen_failed',
+    `cannot listen for the ${what} on ${host}:${port} (${(error as Error).message}); is another agent using it? Pick another port.`,
+  );
+}
+
+export class Agent {
+  readonly identity: NodeIdentity;
+  readonly config: AgentConfig;
+  readonly raft: RaftHost;
+  readonly state: StateHost;
+  readonly service: RaftClusterService;
+  readonly #logger: Logger;
+  readonly #storage: SqliteRaftStorage;
+  readonly #transport: TlsTransport;
+  readonly #server: Server<unknown>;
+  readonly #duties: Duties;
+  #peerSignature = '';
+  #stopped = false;
+
+  private constructor(parts: {
+    identity: NodeIdentity;
+    config: AgentConfig;
+    logger: Logger;
+    storage: SqliteRaftStorage;
+    transport: TlsTransport;
+    raft: RaftHost;
+    state: StateHost;
+    service: RaftClusterService;
+    server: Server<unknown>;
+    duties: Duties;
+  }) {
+    this.identity = parts.identity;
+    this.config = parts.config;
+    this.#logger = parts.logger;
+    this.#storage = parts.storage;
+    this.#transport = parts.transport;
+    this.raft = parts.raft;
+    this.state = parts.state;
+    this.service = parts.service;
+    this.#server = parts.server;
+    this.#duties = parts.duties;
+  }
+
+  /** The API's base URL (`https://host:port`). */
+  get apiUrl(): string {
+    return `https://${this.config.advertiseAddress ?? this.config.bindAddress}:${this.#server.port}`;
+  }
+
+  /** Opens the data directory and starts every part; see the file comment for the order. */
+  static async start(
+    config: AgentConfig,
+    options: { onFatal?: (error: unknown) => void } = {},
+  ): Promise<Agent> {
+    const paths = dataPaths(config.dataDir);
+    const identity = readIdentity(paths);
+    const tls = readTls(paths);
+    const logger = createLogger({ level: config.logLevel, fields: { node: identity.nodeId } });
+    const keyringPath = join(config.dataDir, keyringFileName);
+    const keyring: Keyring | undefined = existsSync(keyringPath)
+      ? readKeyring(keyringPath)
+      : undefined;
+    const onFatal =
+      options.onFatal ??
+      ((error: unknown) => {
+        logger.error('fatal', { error: String(error) });
+        process.exit(70);
+      });
+
+    const storage = SqliteRaftStorage.open(paths.raftDb);
+    let transport: TlsTransport;
+    try {
+      transport = TlsTransport.listen({
+        nodeId: identity.nodeId,
+        clusterName: identity.clusterName,
+        credentials: { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem },
+        listen: { hostname: config.bindAddress, port: config.peerPort },
+        peers: readSeedPeers(paths)
+          .filter((p) => p.id !== identity.nodeId)
+          .map((p) => [p.id, parseHostPort(p.address)]),
+        logger,
+      });
+    } catch (error) {
+      storage.close();
+      throw listenFailed('peer', config.bindAddress, config.peerPort, error);
+    }
+    const observed = new ObservedTransport(transport);
+    let state: StateHost | undefined;
+    const raft = new RaftHost({
+      config: defaultRaftConfig(identity.nodeId, { multiplier: config.raftMultiplier }),
+      storage,
+      transport: observed,
+      tickMs: config.raftTickMs,
+      restoreSnapshot: (snap) => state?.restore(snap),
+      logger,
+    });
+    state = new StateHost({ path: paths.stateDb, log: raft, logger, onFailure: onFatal });
+    state.start();
+    raft.start();
+
+    const service = new RaftClusterService({ raft, state, keyring });
+    const metrics = new MetricsRegistry();
+    let server: Server<unknown>;
+    try {
+      server = serveApi(
+        buildApp({ identity, config, tls, raft, state, service, keyring, logger, metrics }),
+        {
+          hostname: config.bindAddress,
+          port: config.apiPort,
+          tls: { cert: tls.certPem, key: tls.keyPem },
+        },
+      ) as unknown as Server<unknown>;
+    } catch (error) {
+      await raft.close();
+      state.close();
+      storage.close();
+      throw listenFailed('API', config.bindAddress, config.apiPort, error);
+    }
+    const duties = new Duties({
+      identity,
+      config,
+      paths,
+      raft,
+      state,
+      storage,
+      service,
+      observed,
+      logger,
+      metrics,
+    });
+    const agent = new Agent({
+      identity,
+      config,
+      logger,
+      storage,
+      transport,
+      raft,
+      state,
+      service,
+      server,
+      duties,
+    });
+    agent.#syncPeers();
+    state.onApplied(() => agent.#syncPeers());
+    duties.start();
+    logger.info('agent started', { api: agent.apiUrl, peerPort: transport.port });
+    return agent;
+  }
+
+  /** Stops every part in reverse start order. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#duties.stop();
+    this.#server.stop(true);
+    await this.raft.close();
+    this.state.close();
+    this.#storage.close();
+    this.#logger.info('agent stopped');
+  }
+
+  /** Points the transport at every registered node (addresses come from the log). */
+  #syncPeers(): void {
+    const nodes = q.listNodes(this.state.db).filter((n) => Number(n.id) !== this.identity.nodeId);
+    const signature = nodes.map((n) => `${n.id}@${n.address}`).join(',');
+    if (signature === this.#peerSignature) return;
+    this.#peerSignature = signature;
+    for (const n of nodes) this.#transport.setPeer(Number(n.id), parseHostPort(n.address));
+  }
+}
+
+interface AppParts {
+  identity: NodeIdentity;
+  config: AgentConfig;
+  tls: TlsFiles;
+  raft: RaftHost;
+  state: StateHost;
+  service: RaftClusterService;
+  keyring: Keyring | undefined;
+  logger: Logger;
+  metrics: MetricsRegistry;
+}
+
+/** Forwarding first, then the public join routes, then the authenticated API. */
+function buildApp(p: AppParts): Hono<ApiEnv> {
+  const api = createApi({
+    service: p.service,
+    logger: p.logger,
+    metrics: p.metrics,
+    limits: { leaderHoldMs: p.config.writeHoldMs },
+  });
+  const outer = new Hono<ApiEnv>();
+  outer.use(
+    forwardToLeader({
+      selfId: p.identity.nodeId,
+      leaderId: () => p.raft.status().leaderId,
+      apiUrlOf: (id) => {
+        const node = q.getNode(p.state.db, String(id));
+        return node ? `https://${node.apiAddress}` : undefined;
+      },
+      caPem: p.tls.caPem,
+      holdMs: p.config.writeHoldMs,
+    }),
+  );
+  outer.route(
+    '/',
+    joinRoutes({
+      clusterName: p.identity.clusterName,
+      ca: {
+        certPem: p.tls.caPem,
+        keyPem: p.tls.caKeyPem,
+        fingerprint: certificateInfo(p.tls.caPem).fingerprintSha256,
+      },
+      raft: p.raft,
+      state: p.state,
+      service: p.service,
+      keyring: p.keyring,
+      logger: p.logger,
+    }),
+  );
+  outer.all('*', (c) => api.fetch(c.req.raw, c.env));
+  return outer;
+}
