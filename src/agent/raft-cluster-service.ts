@@ -205,6 +205,8 @@ export class RaftClusterService implements api.ClusterService {
       address: addresses.get(String(p.id)) ?? '',
       voter: p.role === 'voter',
       leader: p.isLeader,
+      matchIndex: p.matchIndex,
+      lagEntries: p.lagEntries,
     }));
   }
 

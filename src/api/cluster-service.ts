@@ -119,6 +119,10 @@ export interface RaftPeerView {
   address: string;
   voter: boolean;
   leader: boolean;
+  /** On the leader: the member's acknowledged log index; null elsewhere or when unknown. */
+  matchIndex?: number | null;
+  /** On the leader: how many entries the member is behind; null elsewhere or when unknown. */
+  lagEntries?: number | null;
 }
 
 /** One entry of the event stream. `topic` is what `?topic=` filters on. */

@@ -23,7 +23,8 @@ export function registerClusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // Status is this node's own view (its role, its indexes): no barrier, by design.
   app.get('/v1/status', requireRole('read-only'), async (c) => {
     parseQuery(c, z.strictObject({}));
-    return c.json(await service.status());
+    // Peers and their lag come with it: lag is known on the leader (null elsewhere).
+    return c.json({ ...(await service.status()), peers: await service.raftPeers() });
   });
 
   app.get('/v1/nodes', requireRole('read-only'), async (c) => {
