@@ -29,13 +29,21 @@ import { type Keyring, keyringFileName, readKeyring } from '../secrets/keyring.t
 import * as q from '../state/queries.ts';
 import { TlsTransport } from '../transport/tls-transport.ts';
 import type { AgentConfig } from './config.ts';
-import { dataPaths, type NodeIdentity, readIdentity, readTls, type TlsFiles } from './data-dir.ts';
+import {
+  type DataPaths,
+  dataPaths,
+  type NodeIdentity,
+  readIdentity,
+  readTls,
+  type TlsFiles,
+} from './data-dir.ts';
 import { Duties } from './duties.ts';
 import { forwardToLeader } from './forward.ts';
 import { joinRoutes } from './join-routes.ts';
 import { ObservedTransport } from './observed-transport.ts';
 import { readSeedPeers } from './peers-file.ts';
 import { RaftClusterService } from './raft-cluster-service.ts';
+import { rotateIfDue } from './rotation.ts';
 import { StateHost } from './state-host.ts';
 
 /** Splits `host:port` (IPv6 in brackets) into its parts. */
@@ -61,7 +69,9 @@ export class Agent {
   readonly #logger: Logger;
   readonly #storage: SqliteRaftStorage;
   readonly #transport: TlsTransport;
-  readonly #server: Server<unknown>;
+  #server: Server<unknown>;
+  readonly #app: Hono<ApiEnv>;
+  readonly #paths: DataPaths;
   readonly #duties: Duties;
   #peerSignature = '';
   #stopped = false;
@@ -76,6 +86,8 @@ export class Agent {
     state: StateHost;
     service: RaftClusterService;
     server: Server<unknown>;
+    app: Hono<ApiEnv>;
+    paths: DataPaths;
     duties: Duties;
   }) {
     this.identity = parts.identity;
@@ -87,6 +99,8 @@ export class Agent {
     this.state = parts.state;
     this.service = parts.service;
     this.#server = parts.server;
+    this.#app = parts.app;
+    this.#paths = parts.paths;
     this.#duties = parts.duties;
   }
 
@@ -148,22 +162,17 @@ export class Agent {
 
     const service = new RaftClusterService({ raft, state, keyring });
     const metrics = new MetricsRegistry();
+    const app = buildApp({ identity, config, tls, raft, state, service, keyring, logger, metrics });
     let server: Server<unknown>;
     try {
-      server = serveApi(
-        buildApp({ identity, config, tls, raft, state, service, keyring, logger, metrics }),
-        {
-          hostname: config.bindAddress,
-          port: config.apiPort,
-          tls: { cert: tls.certPem, key: tls.keyPem },
-        },
-      ) as unknown as Server<unknown>;
+      server = listenApi(app, config, tls.certPem, tls.keyPem, config.apiPort);
     } catch (error) {
       await raft.close();
       state.close();
       storage.close();
       throw listenFailed('API', config.bindAddress, config.apiPort, error);
     }
+    let agent: Agent | undefined;
     const duties = new Duties({
       identity,
       config,
@@ -175,8 +184,9 @@ export class Agent {
       observed,
       logger,
       metrics,
+      rotate: () => agent?.rotateCertificate() ?? Promise.resolve(false),
     });
-    const agent = new Agent({
+    agent = new Agent({
       identity,
       config,
       logger,
@@ -186,13 +196,16 @@ export class Agent {
       state,
       service,
       server,
+      app,
+      paths,
       duties,
     });
-    agent.#syncPeers();
-    state.onApplied(() => agent.#syncPeers());
+    const started = agent;
+    started.#syncPeers();
+    state.onApplied(() => started.#syncPeers());
     duties.start();
-    logger.info('agent started', { api: agent.apiUrl, peerPort: transport.port });
-    return agent;
+    logger.info('agent started', { api: started.apiUrl, peerPort: transport.port });
+    return started;
   }
 
   /** Stops every part in reverse start order. Safe to call twice. */
@@ -205,6 +218,47 @@ export class Agent {
     this.state.close();
     this.#storage.close();
     this.#logger.info('agent stopped');
+  }
+
+  /**
+   * Renews this node's certificate when a third of its life is left (rotation.ts), then
+   * hands the new credentials to the peer transport (new connections use them; live ones
+   * stay up) and restarts the API listener on the same port (Bun cannot swap a listening
+   * server's certificate; `stop()` lets in-flight requests finish). Returns true when it
+   * rotated.
+   */
+  async rotateCertificate(nowMs: number = Date.now()): Promise<boolean> {
+    const tls = readTls(this.#paths);
+    const creds = await rotateIfDue(
+      this.#paths,
+      async (req) => {
+        const res = await fetch(`${this.apiUrl}/v1/cluster/renew`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(req),
+          tls: { ca: tls.caPem },
+        } as RequestInit);
+        const body = (await res.json()) as {
+          certPem?: string;
+          error?: { code: string; message: string };
+        };
+        if (!res.ok || !body.certPem) {
+          throw new BerthError(
+            body.error?.code ?? 'renewal_failed',
+            body.error?.message ?? `HTTP ${res.status}`,
+          );
+        }
+        return { certPem: body.certPem };
+      },
+      nowMs,
+    );
+    if (!creds || this.#stopped) return false;
+    this.#transport.rotateCredentials(creds);
+    const port = this.#server.port as number;
+    this.#server.stop();
+    this.#server = listenApi(this.#app, this.config, creds.certPem, creds.keyPem, port);
+    this.#logger.info('node certificate rotated');
+    return true;
   }
 
   /** Points the transport at every registered node (addresses come from the log). */
@@ -227,6 +281,20 @@ interface AppParts {
   keyring: Keyring | undefined;
   logger: Logger;
   metrics: MetricsRegistry;
+}
+
+function listenApi(
+  app: Hono<ApiEnv>,
+  config: AgentConfig,
+  certPem: string,
+  keyPem: string,
+  port: number,
+): Server<unknown> {
+  return serveApi(app, {
+    hostname: config.bindAddress,
+    port,
+    tls: { cert: certPem, key: keyPem },
+  }) as unknown as Server<unknown>;
 }
 
 /** Forwarding first, then the public join routes, then the authenticated API. */

@@ -48,13 +48,19 @@ export interface DutiesOptions {
   observed: ObservedTransport;
   logger: Logger;
   metrics: MetricsRegistry;
+  /** Renews the node certificate when due; true when it did. */
+  rotate: () => Promise<boolean>;
 }
+
+/** How often the certificate's age is checked, in ms (the first check is 10 s after start). */
+export const rotationCheckMs = 60 * 60_000;
 
 export class Duties {
   readonly #o: DutiesOptions;
   readonly #logger: Logger;
   readonly #snapshotEntries: number;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #rotationTimer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #monitor: NodeMonitorState;
   #wasLeader = false;
@@ -78,10 +84,20 @@ export class Duties {
   start(): void {
     this.#unsubscribe.push(this.#o.observed.onHeard((from) => this.#heard(from)));
     this.#timer = setInterval(() => void this.#round(), dutiesIntervalMs);
+    this.#scheduleRotation(10_000);
+  }
+
+  #scheduleRotation(delayMs: number): void {
+    this.#rotationTimer = setTimeout(() => {
+      void this.#guard('certificate rotation', async () => {
+        await this.#o.rotate();
+      }).finally(() => this.#scheduleRotation(rotationCheckMs));
+    }, delayMs);
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#rotationTimer) clearTimeout(this.#rotationTimer);
     for (const off of this.#unsubscribe) off();
   }
 

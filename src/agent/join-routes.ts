@@ -7,6 +7,8 @@
  *                                 the token as used, register the node, add it as a
  *                                 Raft learner; voters also receive the CA key and keyring
  *   POST /v1/cluster/join-tokens  admin: mint a single-use, short-lived join token
+ *   POST /v1/cluster/renew        signed by the node's current key: a new certificate
+ *                                 (rotation.ts)
  *
  * A join reaches the leader through forwarding (forward.ts). Every refusal happens before
  * anything is proposed, except a token raced by two joiners, which apply settles: the
@@ -33,6 +35,7 @@ import {
   parseJoinToken,
 } from './join-token.ts';
 import type { RaftClusterService } from './raft-cluster-service.ts';
+import { RenewRequestSchema, renewCertificate } from './rotation.ts';
 import type { StateHost } from './state-host.ts';
 
 const HostPort = z
@@ -147,6 +150,18 @@ export function joinRoutes(options: JoinRoutesOptions): Hono<ApiEnv> {
       return c.json({ token, role: body.role, expiresAtMs }, 201);
     },
   );
+  app.post('/v1/cluster/renew', async (c) => {
+    const body = await jsonBody(c.req, RenewRequestSchema);
+    if (options.raft.status().role !== 'leader')
+      throw new BerthError('not_leader', 'renewals are signed by the leader');
+    if (!options.ca.keyPem) throw new BerthError('no_ca_key', 'the leader holds no CA key');
+    const ca = {
+      clusterName: options.clusterName,
+      certPem: options.ca.certPem,
+      keyPem: options.ca.keyPem,
+    };
+    return c.json({ certPem: await renewCertificate(body, ca, options.state) });
+  });
   app.onError((error, c) => errorResponse(c, error, options.logger));
   return app;
 }

@@ -21,6 +21,7 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
   unauthenticated: 401,
   forbidden: 403,
   join_refused: 403,
+  renewal_refused: 403,
   not_found: 404,
   job_not_found: 404,
   secret_not_found: 404,
