@@ -192,6 +192,31 @@ export class RaftHost implements CommittedLog {
     return this.#submit(() => this.#node.propose(data), options.timeoutMs);
   }
 
+  /**
+   * Fire-and-forget proposal for node-local actors (supervisor status transitions, node
+   * reports) whose commands are idempotent: on the leader it proposes; on a follower the
+   * core forwards the command to the leader over the peer transport. No outcome comes
+   * back — the caller watches the committed state and proposes again if its command
+   * does not show up, so a lost forward costs a retry and a duplicate costs nothing.
+   */
+  forward(data: string): 'proposed' | 'forwarded' | 'no_leader' | 'dropped' {
+    if (this.#state !== 'running') return 'dropped';
+    const status = this.#node.status();
+    if (status.role === 'leader') {
+      this.propose(data).catch(() => {});
+      return 'proposed';
+    }
+    if (status.leaderId === 0) return 'no_leader';
+    let result: ProposeResult | undefined;
+    this.#guard(() => {
+      result = this.#node.propose(data);
+    });
+    this.#scheduleReady();
+    if (result && !result.ok && result.code === 'not_leader' && result.leaderHint !== 0)
+      return 'forwarded';
+    return result?.ok ? 'proposed' : 'dropped';
+  }
+
   /** Proposes a single-server membership change; same results as `propose`. */
   proposeConfChange(
     cc: ConfChange,
