@@ -19,6 +19,7 @@ import { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
 import { loadOrCreateKeyring } from '../secrets/keyring.ts';
 import { generateToken, generateTokenId, hashToken } from '../secrets/tokens.ts';
 import { dataPaths, writeBootstrap, writeIdentity, writeTls } from './data-dir.ts';
+import { detectResources } from './resources.ts';
 
 /** Node certificates last a year and rotate when a third of that is left. */
 export const nodeCertValidityDays = 365;
@@ -108,7 +109,7 @@ export async function initCluster(options: InitOptions): Promise<InitResult> {
           apiAddress: options.apiAddress,
           role: 'voter',
           labels: options.labels ?? {},
-          resources: { cpuMhz: 0, memoryMb: 0 },
+          resources: detectResources(),
         },
       },
       {

@@ -55,6 +55,13 @@ export const JoinRequestSchema = z.strictObject({
   peerAddress: HostPort,
   apiAddress: HostPort,
   labels: z.record(z.string().min(1).max(63), z.string().max(255)).default({}),
+  /** What the node offers allocations (measured by the joiner). */
+  resources: z
+    .strictObject({
+      cpuMhz: z.number().int().min(0).max(10_000_000),
+      memoryMb: z.number().int().min(0).max(100_000_000),
+    })
+    .default({ cpuMhz: 0, memoryMb: 0 }),
 });
 
 export type JoinRequest = z.infer<typeof JoinRequestSchema>;
@@ -207,7 +214,7 @@ async function handleJoin(options: JoinRoutesOptions, req: JoinRequest): Promise
     apiAddress: req.apiAddress,
     role: record.role,
     labels: req.labels,
-    resources: { cpuMhz: 0, memoryMb: 0 },
+    resources: req.resources,
   });
   await raft.addLearner(nodeId);
   options.logger.info('node joined', { node: nodeId, role: record.role });

@@ -16,6 +16,7 @@ import { dataPaths, writeIdentity, writeTls } from './data-dir.ts';
 import type { JoinResponse } from './join-routes.ts';
 import { parseJoinToken } from './join-token.ts';
 import { writeSeedPeers } from './peers-file.ts';
+import { detectResources } from './resources.ts';
 
 export interface JoinOptions {
   /** `https://host:port` (or `host:port`) of any node's API. */
@@ -96,6 +97,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinResponse> {
         peerAddress: options.peerAddress,
         apiAddress: options.apiAddress,
         labels: options.labels ?? {},
+        resources: detectResources(),
       }),
       tls: { ca: ca.caPem },
     },
