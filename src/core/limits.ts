@@ -166,10 +166,64 @@ export const limits = {
   dotenvLinesMax: 10_000,
   /** Data keys one keyring may hold (the active one plus retired ones still decrypting). */
   keyringKeysMax: 64,
+  /** Job spec: largest spec file accepted, in bytes (one screen is ~2 KB). */
+  specBytesMax: 262_144,
+  /** Job spec: errors one parse reports; the rest are summarised in one line. */
+  specErrorsMax: 50,
+  /** Job spec: accessories one job may declare (each becomes its own job). */
+  specAccessoriesMax: 16,
+  /** Job spec: items one list or map field may hold (env, ports, routes, constraints, …). */
+  specListItemsMax: 256,
+  /** Job spec: nesting depth the YAML position scanner follows before it stops recording. */
+  specNestingDepthMax: 32,
+  /** Scheduler: times the caller re-computes and re-submits one evaluation's plan after a partial commit. */
+  planRetriesMax: 3,
+  /** Scheduler: largest `count` one job may ask for (a plan's place bucket holds twice it, for canaries). */
+  schedulerJobCountMax: 5_000,
+  /** Scheduler: random draws for a free dynamic port on a node before scanning the range once. */
+  schedulerPortDrawsMax: 32,
   /** Node monitor: nodes one monitor tracks (the cluster targets at most 500 servers). */
   nodesTrackedMax: 1_024,
   /** Node monitor: proposals of one node-status transition before the leader gives up on it. */
   nodeStatusProposalAttemptsMax: 5,
+  /** Drivers: tasks one `list()` returns (Berth-labelled containers or exec state files). */
+  driverListTasksMax: 4_096,
+  /** Drivers: events or followed log lines queued for one slow reader before the oldest drop. */
+  driverStreamQueueMax: 4_096,
+  /** Drivers: longest log line kept, in bytes; longer lines are cut. */
+  driverLogLineBytesMax: 65_536,
+  /** Docker driver: largest multiplexed log frame accepted, in bytes; bigger means corruption. */
+  dockerLogFrameBytesMax: 16 * 1024 * 1024,
+  /** Docker driver: longest wait for one non-streaming Engine API call, in ms. */
+  dockerRequestTimeoutMs: 30_000,
+  /** Docker driver: longest wait for an image pull, in ms. */
+  dockerPullTimeoutMs: 600_000,
+  /** Drivers: longest stop timeout accepted before SIGKILL, in ms. */
+  driverStopTimeoutMsMax: 600_000,
+  /** Drivers: interval between checks while waiting for a task to exit, in ms. */
+  driverExitPollMs: 50,
+  /** Exec driver: output lines kept per task in its in-memory ring buffer. */
+  execLogRingLinesMax: 2_000,
+  /** Exec driver: size a task's output file may reach before the driver truncates it, in bytes. */
+  execLogFileBytesMax: 8 * 1024 * 1024,
+  /** Exec driver: interval at which output files and adopted processes are polled, in ms. */
+  execPollIntervalMs: 100,
+  /** Exec driver: processes summed into one task's stats (its process group). */
+  execStatsProcessesMax: 4_096,
+  /** Supervisor: allocations one node's supervisor tracks; more in one desired set are refused. */
+  supervisorAllocationsMax: 1_024,
+  /** Supervisor: consecutive failed probes that turn a healthy allocation unhealthy. */
+  supervisorProbeFailuresMax: 3,
+  /** Supervisor: restart and exit times kept per allocation (restart window, crash loop). */
+  supervisorRestartHistoryMax: 1_024,
+  /** Supervisor: starts refused for a stuck port or name before the allocation is failed. */
+  supervisorStartWaitAttemptsMax: 1_000,
+  /** Supervisor host: times one status proposal is tried before it is reported lost. */
+  supervisorProposeAttemptsMax: 5,
+  /** Supervisor host: effects queued per allocation lane before new ones are dropped. */
+  supervisorLaneEffectsMax: 64,
+  /** Supervisor host: output lines kept per allocation in its ring buffer. */
+  supervisorLogLinesMax: 1_000,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');
@@ -208,6 +262,10 @@ assert(
 assert(
   limits.cliEventLineBytesMax >= limits.localLogEntryBytesMax * 2,
   'one event line (an entry as JSON, escaped) must fit the CLI line buffer',
+);
+assert(
+  limits.schedulerJobCountMax * 2 <= limits.statePlanAllocationsMax,
+  'the placements and canaries of one job must fit one committed plan',
 );
 assert(
   limits.eventHeartbeatMs < limits.eventStreamStallMsMax,
