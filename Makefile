@@ -37,10 +37,13 @@ sim: setup
 	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) bun run test/sim/run.ts
 
 ## bench: every benchmark, figures printed beside their baselines
-bench: bench-raft
+bench: bench-raft bench-scheduler
 
 bench-raft: setup
 	bun run bench/raft/run.ts
+
+bench-scheduler: setup
+	bun run bench/scheduler/run.ts
 
 ## db-generate: regenerate SQL migrations from the drizzle schemas
 db-generate: setup
@@ -49,10 +52,7 @@ db-generate: setup
 
 ## demo: a local three-node cluster with an example app
 demo: setup
-	@echo "make demo: not there yet. The three-node demo cluster arrives with the node-runtime"
-	@echo "work (issue 4: berth agent, bootstrap, join). Today Berth is its foundation and Raft core;"
-	@echo "run 'make test' to exercise them."
-	@exit 2
+	bun run scripts/demo.ts
 
 clean:
 	rm -rf node_modules .tmp
