@@ -3,6 +3,12 @@
  * that never loses a write: the caller applies each Ready to it (snapshot, entries, hard
  * state) before sending messages. The SQLite storage in src/raft/ follows the same
  * contract (storage-contract.ts).
+ *
+ * Membership on restart (the etcd way): `initialState().conf` is the membership in force
+ * where the node's state resumes — the latest snapshot's `meta.conf` once a snapshot
+ * exists, else the bootstrap conf from `setConf`. The core resumes applying at the
+ * snapshot index and replays the committed config entries after it, which rebuilds the
+ * rest; entries the snapshot covers may be compacted away without losing membership.
  */
 import { assert } from '../../src/core/assert.ts';
 import {
@@ -16,7 +22,8 @@ import {
 
 export class MemoryStorage implements RaftStorage {
   #hardState: HardState = { term: 0, vote: 0, commit: 0 };
-  #conf: ConfState = { voters: [], learners: [] };
+  /** The membership at index 0 (bootstrap); superseded by the snapshot's once one exists. */
+  #bootstrapConf: ConfState = { voters: [], learners: [] };
   #snapshot: Snapshot = { meta: { index: 0, term: 0, conf: emptyConf() }, data: new Uint8Array() };
   /** The last compacted entry (a dummy holding only index and term), like etcd's ents[0]. */
   #dummyIndex = 0;
@@ -25,7 +32,9 @@ export class MemoryStorage implements RaftStorage {
   #entries: Entry[] = [];
 
   initialState(): { hardState: HardState; conf: ConfState } {
-    return { hardState: { ...this.#hardState }, conf: cloneConf(this.#conf) };
+    const snap = this.#snapshot.meta;
+    const conf = snap.index > 0 ? snap.conf : this.#bootstrapConf;
+    return { hardState: { ...this.#hardState }, conf: cloneConf(conf) };
   }
 
   entries(lo: number, hi: number): Entry[] {
@@ -64,9 +73,14 @@ export class MemoryStorage implements RaftStorage {
     this.#hardState = { ...hs };
   }
 
-  /** Records the membership; used to bootstrap a new cluster's initial voters. */
+  /**
+   * Records the bootstrap membership: the conf in force before the first log entry (a new
+   * cluster's initial voters, or what a joining node starts from). Once a snapshot exists
+   * a restart starts from the snapshot's conf instead and this value is not read:
+   * membership changes reach storage through the log and snapshots, not through here.
+   */
   setConf(conf: ConfState): void {
-    this.#conf = cloneConf(conf);
+    this.#bootstrapConf = cloneConf(conf);
   }
 
   /** Appends entries, replacing any stored suffix that starts at entries[0].index. */
@@ -92,7 +106,6 @@ export class MemoryStorage implements RaftStorage {
     this.#dummyIndex = snap.meta.index;
     this.#dummyTerm = snap.meta.term;
     this.#entries = [];
-    this.#conf = cloneConf(snap.meta.conf);
     if (this.#hardState.commit < snap.meta.index) {
       this.#hardState = { ...this.#hardState, commit: snap.meta.index };
     }
@@ -100,7 +113,9 @@ export class MemoryStorage implements RaftStorage {
 
   /**
    * Records a snapshot of the state machine at `index` (an applied index still in the
-   * log). Entries stay until `compact` drops them, so slow followers can still be fed.
+   * log) with `conf`, the membership in force at `index`; from now on a restart starts
+   * from that conf. Entries stay until `compact` drops them, so slow followers can still
+   * be fed.
    */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.#snapshot.meta.index) {

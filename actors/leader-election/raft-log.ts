@@ -23,19 +23,23 @@ export interface RaftLog {
 }
 
 export function createRaftLog(storage: RaftStorage, committed: number): RaftLog {
-  const firstIndex = storage.firstIndex();
   const lastIndex = storage.lastIndex();
   assert(committed <= lastIndex, `hard state commit ${committed} beyond last index ${lastIndex}`);
+  // The snapshot is the state machine's starting point, and its conf is the membership the
+  // storage restarts with (initialState). Resuming at the snapshot index, not at the first
+  // entry still held (compaction may keep some entries below the snapshot), keeps the two
+  // in step: replaying a config entry the snapshot already covers would briefly put an
+  // older membership in force. Committed entries after the snapshot are handed out again
+  // after a restart (the caller's apply must tolerate replay), config changes included.
+  const resumeIndex = Math.max(storage.firstIndex() - 1, storage.snapshot().meta.index);
   return {
     storage,
     unstableSnapshot: null,
     unstableOffset: lastIndex + 1,
     unstableEntries: [],
-    // The snapshot is the state machine's starting point; committed entries after it are
-    // handed out again after a restart (the caller's apply must tolerate replay).
-    committed: Math.max(committed, firstIndex - 1),
-    applying: firstIndex - 1,
-    applied: firstIndex - 1,
+    committed: Math.max(committed, resumeIndex),
+    applying: resumeIndex,
+    applied: resumeIndex,
   };
 }
 

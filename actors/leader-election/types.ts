@@ -98,7 +98,11 @@ export type ProposeResult =
 
 /** Read-only view of stable storage that the core consults (like etcd's raft.Storage). */
 export interface RaftStorage {
-  /** Hard state and membership recorded at the last persist. */
+  /**
+   * Hard state, and the membership in force where the node resumes: the latest snapshot's
+   * `meta.conf` once a snapshot exists (the core resumes applying at the snapshot index and
+   * replays the committed config entries after it), else the bootstrap conf.
+   */
   initialState(): { hardState: HardState; conf: ConfState };
   /** Entries in [lo, hi). Throws RaftStorageError('compacted') below firstIndex. */
   entries(lo: number, hi: number): Entry[];

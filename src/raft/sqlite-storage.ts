@@ -62,7 +62,8 @@ export class SqliteRaftStorage implements RaftStorage {
   readonly #cache: EntryCache;
   readonly #stmts: RaftStatements;
   #hardState: HardState = { term: 0, vote: 0, commit: 0 };
-  #conf: ConfState = { voters: [], learners: [] };
+  /** The membership at index 0 (bootstrap); superseded by the snapshot's once one exists. */
+  #bootstrapConf: ConfState = { voters: [], learners: [] };
   #snapshot: Snapshot = {
     meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
     data: new Uint8Array(),
@@ -99,9 +100,16 @@ export class SqliteRaftStorage implements RaftStorage {
 
   // ---- RaftStorage (reads) ----
 
+  /**
+   * The hard state, and the membership in force where the node resumes: the latest
+   * snapshot's conf once one exists (the core resumes at its index and replays the config
+   * entries after it), else the bootstrap conf. Same rule as MemoryStorage.
+   */
   initialState(): { hardState: HardState; conf: ConfState } {
     this.#assertOpen();
-    return { hardState: { ...this.#hardState }, conf: copyConf(this.#conf) };
+    const snap = this.#snapshot.meta;
+    const conf = snap.index > 0 ? snap.conf : this.#bootstrapConf;
+    return { hardState: { ...this.#hardState }, conf: copyConf(conf) };
   }
 
   entries(lo: number, hi: number): Entry[] {
@@ -179,8 +187,9 @@ export class SqliteRaftStorage implements RaftStorage {
   }
 
   /**
-   * Records a snapshot of the state machine at `index` (≤ lastIndex) with membership `conf`.
-   * Does not discard entries; call `compact` afterwards to do that.
+   * Records a snapshot of the state machine at `index` (≤ lastIndex) with `conf`, the
+   * membership in force at `index`; from now on a restart starts from that conf. Does not
+   * discard entries; call `compact` afterwards to do that.
    */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot {
     this.#assertOpen();
@@ -229,7 +238,11 @@ export class SqliteRaftStorage implements RaftStorage {
     this.#cache.dropUpTo(index);
   }
 
-  /** Records the membership (bootstrap: the initial voters of a new cluster). */
+  /**
+   * Records the bootstrap membership: the conf in force before the first log entry (the
+   * initial voters of a new cluster, or what a joining node starts from). Once a snapshot
+   * exists, a restart starts from the snapshot's conf instead and this row is not read.
+   */
   setConf(conf: ConfState): void {
     this.#transaction(() => this.#putConf(conf));
   }
@@ -351,7 +364,6 @@ export class SqliteRaftStorage implements RaftStorage {
     this.#putSnapshotRow(snap);
     const start = { index: snap.meta.index, term: snap.meta.term };
     this.#putLogStart(start);
-    this.#putConf(snap.meta.conf);
     // The snapshot's entries are committed by definition; never report a lower commit.
     if (this.#hardState.commit < snap.meta.index) {
       this.#writeHardState({ ...this.#hardState, commit: snap.meta.index });
@@ -379,7 +391,7 @@ export class SqliteRaftStorage implements RaftStorage {
 
   #putConf(conf: ConfState): void {
     this.#stmts.upsertConf.run({ id: singletonRowId, conf: JSON.stringify(copyConf(conf)) });
-    this.#conf = copyConf(conf);
+    this.#bootstrapConf = copyConf(conf);
   }
 
   #readRange(lo: number, hi: number): Entry[] {
@@ -412,7 +424,7 @@ export class SqliteRaftStorage implements RaftStorage {
       .from(raftConfState)
       .where(eq(raftConfState.id, singletonRowId))
       .get();
-    if (conf) this.#conf = parseConf(conf.conf, 'raft conf state');
+    if (conf) this.#bootstrapConf = parseConf(conf.conf, 'raft conf state');
     const snap = this.#db
       .select()
       .from(raftSnapshot)

@@ -182,9 +182,9 @@ export class RaftSimNode implements SimProcess<RaftMessage> {
     for (const e of entries) {
       const value = appliedValue(e);
       if (e.index <= this.applied.length) {
-        // A replay below our cursor (after a restart the core hands out entries from the
-        // log's first index, which may lie below the snapshot we restored): like an
-        // actor's cursor, skip it — but it must be the entry we applied there.
+        // A replay below our cursor (the core resumes at the snapshot we restored, so
+        // this should not happen; a driver must still tolerate it): like an actor's
+        // cursor, skip it — but it must be the entry we applied there.
         if (this.applied[e.index - 1] !== value) {
           this.#hooks.checker.fail(
             'state_machine_safety',

@@ -538,7 +538,6 @@ function joinerDisk(leaderConf: ConfState, empty: boolean): RaftDisk {
 export function leaderChurnOptions(seed: number): RaftSimOptions {
   const f = deriveFaultConfig(createPrng(seed));
   return {
-    snapshots: false,
     faults: {
       ...f,
       lossRate: 0.15,
