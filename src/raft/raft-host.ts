@@ -72,7 +72,7 @@ export type { ReadBarrierOutcome } from './read-tracker.ts';
 export interface HostStorage extends RaftStorage {
   /** Writes the Ready's snapshot, entries and hard state in one durable step. */
   persistReady(rd: Pick<Ready, 'snapshot' | 'entries' | 'hardState' | 'mustSync'>): void;
-  /** Records the membership in force, so a restart after compaction still knows it. */
+  /** Records the bootstrap membership (init); the running membership lives in the log. */
   setConf(conf: ConfState): void;
 }
 
@@ -493,7 +493,11 @@ export class RaftHost implements CommittedLog {
       this.#logger.info('leader changed', { leader: this.#leaderId, role: rd.softState.role });
     }
     // 1. Durable first: one transaction, fsync'd by synchronous=FULL before it returns.
-    this.#storage.persistReady(rd);
+    // A Ready that commits a membership change also makes its commit index durable: the
+    // membership is rebuilt on restart by replaying committed config entries, so a commit
+    // index rolled back past a change would restart the node an unknown distance behind.
+    const commitsConfig = rd.committedEntries.some((e) => e.kind === 'config');
+    this.#storage.persistReady(commitsConfig ? { ...rd, mustSync: true } : rd);
     if (rd.snapshot) {
       this.#restoreSnapshot(rd.snapshot);
       this.#proposals.coveredBySnapshot(rd.snapshot.meta.index);
@@ -506,14 +510,10 @@ export class RaftHost implements CommittedLog {
       this.#apply(rd.committedEntries);
       this.#appliedIndex = rd.committedEntries[rd.committedEntries.length - 1]!.index;
       this.#proposals.applied(rd.committedEntries);
-      // The core changed its membership while handing these out. Record it: once the
-      // config entries are compacted away, a restart could not rebuild it from the log
-      // (replaying a change the recorded conf already holds is a no-op in the core).
-      if (rd.committedEntries.some((e) => e.kind === 'config')) {
-        const { conf } = this.#node.status();
-        this.#storage.setConf(conf);
-        this.#acked.retain(conf);
-      }
+      // The core changed its membership while handing these out. Storage needs no copy:
+      // a restart starts from the latest snapshot's membership and replays the committed
+      // config entries after it (etcd's model); `setConf` is for bootstrap only.
+      if (commitsConfig) this.#acked.retain(this.#node.status().conf);
     }
     // Reads the core confirmed now wait for (or already have) their index applied here.
     this.#reads.confirmed(rd.readStates, this.#appliedIndex);
