@@ -44,6 +44,7 @@ import { ObservedTransport } from './observed-transport.ts';
 import { readSeedPeers } from './peers-file.ts';
 import { RaftClusterService } from './raft-cluster-service.ts';
 import { rotateIfDue } from './rotation.ts';
+import { Scheduling } from './scheduling.ts';
 import { StateHost } from './state-host.ts';
 
 /** Splits `host:port` (IPv6 in brackets) into its parts. */
@@ -185,6 +186,7 @@ export class Agent {
       logger,
       metrics,
       rotate: () => agent?.rotateCertificate() ?? Promise.resolve(false),
+      scheduling: new Scheduling({ raft, state, service, logger }),
     });
     agent = new Agent({
       identity,

@@ -50,6 +50,8 @@ export interface DutiesOptions {
   metrics: MetricsRegistry;
   /** Renews the node certificate when due; true when it did. */
   rotate: () => Promise<boolean>;
+  /** The leader's scheduling loop and deployment watcher. */
+  scheduling: { round(): Promise<void> };
 }
 
 /** How often the certificate's age is checked, in ms (the first check is 10 s after start). */
@@ -109,6 +111,7 @@ export class Duties {
       if (this.#o.raft.status().role === 'leader') {
         await this.#guard('bootstrap', () => this.#bootstrap());
         await this.#guard('promote', () => this.#promote());
+        await this.#guard('schedule', () => this.#o.scheduling.round());
       }
       await this.#guard('snapshot', async () => this.#maybeSnapshot());
     } finally {
