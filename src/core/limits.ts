@@ -271,3 +271,7 @@ assert(
   limits.eventHeartbeatMs < limits.eventStreamStallMsMax,
   'heartbeats must beat the stall timer',
 );
+assert(
+  limits.supervisorAllocationsMax <= limits.driverListTasksMax,
+  "a node's supervised allocations must fit one driver list",
+);
