@@ -46,6 +46,7 @@ import { RaftClusterService } from './raft-cluster-service.ts';
 import { rotateIfDue } from './rotation.ts';
 import { Scheduling } from './scheduling.ts';
 import { StateHost } from './state-host.ts';
+import { Supervision } from './supervision.ts';
 
 /** Splits `host:port` (IPv6 in brackets) into its parts. */
 export function parseHostPort(address: string): { host: string; port: number } {
@@ -75,6 +76,7 @@ export class Agent {
   readonly #paths: DataPaths;
   readonly #duties: Duties;
   #peerSignature = '';
+  #supervision: Supervision | undefined;
   #stopped = false;
 
   private constructor(parts: {
@@ -203,6 +205,21 @@ export class Agent {
       duties,
     });
     const started = agent;
+    try {
+      started.#supervision = await Supervision.start({
+        nodeId: identity.nodeId,
+        dataDir: config.dataDir,
+        hostAddress: config.advertiseAddress ?? config.bindAddress,
+        raft,
+        state,
+        service,
+        keyring,
+        logger,
+      });
+    } catch (error) {
+      await started.stop();
+      throw error;
+    }
     started.#syncPeers();
     state.onApplied(() => started.#syncPeers());
     duties.start();
@@ -215,6 +232,8 @@ export class Agent {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#duties.stop();
+    // Tasks keep running: the next agent adopts them by their labels (DESIGN.md §5).
+    await this.#supervision?.close();
     this.#server.stop(true);
     await this.raft.close();
     this.state.close();

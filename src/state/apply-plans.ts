@@ -63,8 +63,14 @@ export function applyPlanCommitted(tx: StateTx, entry: StateEntry<'plan_committe
       .run();
   }
   for (const stop of plan.stop) {
+    // An allocation stopped because its node is down can no longer report: it is lost
+    // (Nomad's term), which also tells its node's supervisor, when it returns, to kill it.
+    const lost =
+      stop.reason === 'node_lost'
+        ? { clientStatus: 'lost' as const, clientDetail: 'node down' }
+        : {};
     tx.update(allocations)
-      .set({ desiredStatus: 'stop', desiredReason: stop.reason, ...stamp })
+      .set({ desiredStatus: 'stop', desiredReason: stop.reason, ...lost, ...stamp })
       .where(eq(allocations.id, stop.id))
       .run();
   }
