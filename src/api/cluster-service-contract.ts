@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { limits } from '../core/limits.ts';
 import { generateToken, hashToken } from '../secrets/tokens.ts';
 import type { ClusterService } from './cluster-service.ts';
+import { JobSpecSchema } from './job-spec.ts';
 
 export interface ContractSubject {
   service: ClusterService;
@@ -41,11 +42,14 @@ export function runClusterServiceContract(
     test('a proposed job is readable at once, versioned, and stoppable', async () => {
       // Proves read-your-writes after propose (the API answers with the stored job).
       const s = await fresh();
-      const job = { name: 'web', image: 'nginx:1', count: 1 };
+      const job = JobSpecSchema.parse({ name: 'web', image: 'nginx:1', count: 1 });
       const { index } = await s.propose({ type: 'job.register', job });
       expect(index).toBe(s.events.commitIndex());
       expect(await s.getJob('web')).toMatchObject({ name: 'web', version: 1, status: 'running' });
-      await s.propose({ type: 'job.register', job: { ...job, image: 'nginx:2' } });
+      await s.propose({
+        type: 'job.register',
+        job: { ...job, driver: { kind: 'docker', image: 'nginx:2' } },
+      });
       const history = await s.jobHistory('web', list);
       expect(history.map((v) => v.version)).toEqual([2, 1]);
       expect((await s.listJobs(list)).map((j) => j.name)).toEqual(['web']);
@@ -90,7 +94,7 @@ export function runClusterServiceContract(
       const s = await fresh();
       const seen: number[] = [];
       const unsubscribe = s.events.onCommit((index) => seen.push(index));
-      const job = { name: 'ghost', image: 'x', count: 1 };
+      const job = JobSpecSchema.parse({ name: 'ghost', image: 'x', count: 1 });
       const { index } = await s.propose({ type: 'job.register', job });
       unsubscribe();
       expect(seen.at(-1)).toBe(index);

@@ -22,7 +22,7 @@ describe('garbage requests', () => {
     const h = await createHarness();
     const before = h.commitIndex();
     const res = await h.call('POST', '/v1/jobs', {
-      body: { name: 'web', image: 5, ports: [{ name: 'http', containerPort: 'eighty' }] },
+      body: { name: 'web', image: 5, ports: { http: 'eighty' } },
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as {
@@ -30,7 +30,7 @@ describe('garbage requests', () => {
     };
     expect(body.error.code).toBe('invalid_body');
     const paths = body.error.details.issues.map((i) => i.path).sort();
-    expect(paths).toEqual(['image', 'ports.0.containerPort']);
+    expect(paths).toEqual(['image', 'ports.http']);
     expect(h.commitIndex()).toBe(before);
   });
 
@@ -43,7 +43,7 @@ describe('garbage requests', () => {
     const body = (await top.json()) as { error: { details: { issues: { path: string }[] } } };
     expect(body.error.details.issues.map((i) => i.path)).toEqual(['replicas']);
     const nested = await h.call('POST', '/v1/jobs', {
-      body: { ...sampleJob, ports: [{ name: 'http', containerPort: 80, proto: 'tcp' }] },
+      body: { ...sampleJob, check: { http: '/up', proto: 'tcp' } },
     });
     expect(nested.status).toBe(400);
     expect(await errorCode(nested)).toBe('invalid_body');

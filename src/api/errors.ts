@@ -24,6 +24,7 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
   renewal_refused: 403,
   not_found: 404,
   job_not_found: 404,
+  job_version_not_found: 404,
   secret_not_found: 404,
   token_not_found: 404,
   peer_not_found: 404,

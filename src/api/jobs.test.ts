@@ -5,7 +5,7 @@ interface JobBody {
   name: string;
   version: number;
   status: string;
-  spec: { image: string; count: number };
+  spec: { driver: { image: string }; count: number };
   index: number;
 }
 
@@ -16,7 +16,7 @@ describe('/v1/jobs', () => {
     const before = h.commitIndex();
     const res = await h.call('POST', '/v1/jobs', { body: sampleJob });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { index: number; job: JobBody };
+    const body = (await res.json()) as { index: number; version: number; job: JobBody };
     expect(body.index).toBe(before + 1);
     expect(h.commitIndex()).toBe(before + 1);
     expect(body.job).toMatchObject({
@@ -25,7 +25,8 @@ describe('/v1/jobs', () => {
       status: 'running',
       index: before + 1,
     });
-    expect(body.job.spec.image).toBe('nginx:1.27');
+    expect(body.job.spec.driver.image).toBe('nginx:1.27');
+    expect(body.version).toBe(1);
   });
 
   test('registering again creates a new version, kept in history newest first', async () => {
@@ -39,7 +40,7 @@ describe('/v1/jobs', () => {
     const history = await h.call('GET', '/v1/jobs/web/history');
     expect(history.status).toBe(200);
     const items = ((await history.json()) as { items: JobBody[] }).items;
-    expect(items.map((v) => [v.version, v.spec.image])).toEqual([
+    expect(items.map((v) => [v.version, v.spec.driver.image])).toEqual([
       [2, 'nginx:1.28'],
       [1, 'nginx:1.27'],
     ]);
@@ -104,5 +105,105 @@ describe('/v1/jobs', () => {
     const entry = h.service.events.read(h.commitIndex(), 1)[0]!;
     expect(entry.type).toBe('job.registered');
     expect((entry.data as { job: { count: number } }).job.count).toBe(1);
+  });
+
+  test('revert re-registers the previous version as a new one, or the version asked for', async () => {
+    // Proves revert copies an old spec into a NEW version through the log (history grows).
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, image: 'nginx:1.28' } });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, image: 'nginx:1.29' } });
+    const before = h.commitIndex();
+    const res = await h.call('POST', '/v1/jobs/web/revert', { body: {} });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { index: number; version: number; revertedTo: number };
+    expect(body).toMatchObject({ index: before + 1, version: 4, revertedTo: 2 });
+    const current = (await (await h.call('GET', '/v1/jobs/web')).json()) as JobBody;
+    expect([current.version, current.spec.driver.image]).toEqual([4, 'nginx:1.28']);
+    const explicit = await h.call('POST', '/v1/jobs/web/revert', {
+      token: h.tokens.deploy,
+      body: { version: 1 },
+    });
+    expect(((await explicit.json()) as { version: number }).version).toBe(5);
+    const latest = (await (await h.call('GET', '/v1/jobs/web')).json()) as JobBody;
+    expect(latest.spec.driver.image).toBe('nginx:1.27');
+  });
+
+  test('revert garbage: unknown job or version is 404, bad bodies 400, read-only 403; nothing written', async () => {
+    // Proves every refused revert leaves the log untouched and names the right code.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    const before = h.commitIndex();
+    const cases: Array<[string, unknown, number, string, string | undefined]> = [
+      ['/v1/jobs/web/revert', {}, 404, 'job_version_not_found', undefined],
+      ['/v1/jobs/web/revert', { version: 7 }, 404, 'job_version_not_found', undefined],
+      ['/v1/jobs/ghost/revert', {}, 404, 'job_not_found', undefined],
+      ['/v1/jobs/Bad_Name/revert', {}, 404, 'job_not_found', undefined],
+      ['/v1/jobs/web/revert', { version: 'one' }, 400, 'invalid_body', undefined],
+      ['/v1/jobs/web/revert', { version: 0 }, 400, 'invalid_body', undefined],
+      ['/v1/jobs/web/revert', { version: 1, force: true }, 400, 'invalid_body', undefined],
+      ['/v1/jobs/web/revert', '[1]', 400, 'invalid_body', undefined],
+      ['/v1/jobs/web/revert', '{', 400, 'bad_json', undefined],
+      ['/v1/jobs/web/revert', {}, 403, 'forbidden', h.tokens.read],
+    ];
+    for (const [path, body, status, code, token] of cases) {
+      const res = await h.call('POST', path, { body, ...(token ? { token } : {}) });
+      expect([path, JSON.stringify(body), res.status, await errorCode(res)]).toEqual([
+        path,
+        JSON.stringify(body),
+        status,
+        code,
+      ]);
+    }
+    expect(h.commitIndex()).toBe(before);
+  });
+
+  test('allocations lists only that job’s allocations; unknown jobs and bad queries are refused', async () => {
+    // Proves the per-job allocation route filters by job and validates its query.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, name: 'api' } });
+    const alloc = { jobVersion: 1, node: 'n1', status: 'pending' };
+    h.service.record('allocation.updated', { id: 'a1', job: 'web', ...alloc });
+    h.service.record('allocation.updated', { id: 'a2', job: 'api', ...alloc });
+    h.service.record('allocation.updated', { id: 'a3', job: 'web', ...alloc, status: 'healthy' });
+    const res = await h.call('GET', '/v1/jobs/web/allocations', { token: h.tokens.read });
+    expect(res.status).toBe(200);
+    const items = ((await res.json()) as { items: { id: string; status: string }[] }).items;
+    expect(items.map((a) => [a.id, a.status])).toEqual([
+      ['a1', 'pending'],
+      ['a3', 'healthy'],
+    ]);
+    const limited = await h.call('GET', '/v1/jobs/web/allocations?limit=1');
+    expect(((await limited.json()) as { items: unknown[] }).items.length).toBe(1);
+    for (const [path, status, code] of [
+      ['/v1/jobs/ghost/allocations', 404, 'job_not_found'],
+      ['/v1/jobs/web/allocations?limit=0', 400, 'invalid_query'],
+      ['/v1/jobs/web/allocations?node=n1', 400, 'invalid_query'],
+    ] as const) {
+      const bad = await h.call('GET', path);
+      expect([bad.status, await errorCode(bad)]).toEqual([status, code]);
+    }
+  });
+
+  test('a job document the spec refuses is 400 with spec paths and writes nothing', async () => {
+    // Proves the API validates with the real spec rules (cross-field ones too), not a stub.
+    const h = await createHarness();
+    const before = h.commitIndex();
+    const bad = [
+      { name: 'web' },
+      { name: 'web', image: 'x', command: ['run'] },
+      { ...sampleJob, check: { http: '/up', port: 'admin' } },
+      { ...sampleJob, accessories: { db: { image: 'pg', replicas: 2 } } },
+    ];
+    for (const body of bad) {
+      const res = await h.call('POST', '/v1/jobs', { body });
+      expect([JSON.stringify(body), res.status, await errorCode(res)]).toEqual([
+        JSON.stringify(body),
+        400,
+        'invalid_body',
+      ]);
+    }
+    expect(h.commitIndex()).toBe(before);
   });
 });

@@ -1,11 +1,22 @@
-/** `/v1/jobs`: register (POST), list, read, stop (DELETE) and version history. */
+/**
+ * `/v1/jobs`: register (POST), list, read, stop (DELETE), version history, revert to an
+ * earlier version, and the job's allocations.
+ */
 import type { Hono } from 'hono';
+import { z } from 'zod';
 import { BerthError } from '../core/errors.ts';
+import { limits } from '../core/limits.ts';
 import { requireRole } from './auth.ts';
 import { ListQuerySchema, parseJsonBody, parseQuery, ReadQuerySchema } from './body.ts';
+import type { JobVersionView } from './cluster-service.ts';
 import { type ApiDeps, readBarrier } from './deps.ts';
 import type { ApiEnv } from './env.ts';
 import { NameSchema } from './job-spec.ts';
+
+/** `POST /v1/jobs/:name/revert`: which version to bring back (default: the previous one). */
+const RevertBodySchema = z.strictObject({
+  version: z.number().int().min(1).optional(),
+});
 
 function jobNotFound(name: string): BerthError {
   return new BerthError('job_not_found', `no job named ${JSON.stringify(name)}; see GET /v1/jobs`);
@@ -17,6 +28,26 @@ function jobName(raw: string): string {
   return raw;
 }
 
+/**
+ * The version a revert re-registers: `wanted`, or the one before the newest. History is
+ * newest first and bounded by `apiListItemsMax`, so a version older than that window is
+ * reported as not found rather than searched for without bound.
+ */
+function revertTarget(
+  name: string,
+  history: JobVersionView[],
+  wanted: number | undefined,
+): JobVersionView {
+  const target =
+    wanted === undefined ? history[1] : history.find((item) => item.version === wanted);
+  if (target) return target;
+  const which = wanted === undefined ? 'no previous version' : `no version ${wanted}`;
+  throw new BerthError(
+    'job_version_not_found',
+    `job ${JSON.stringify(name)} has ${which}; see GET /v1/jobs/${name}/history`,
+  );
+}
+
 export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { service } = deps;
 
@@ -24,7 +55,26 @@ export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const job = await parseJsonBody(c, deps.jobSpecSchema);
     const { index } = await deps.hold(() => service.propose({ type: 'job.register', job }));
     const stored = await service.getJob(job.name);
-    return c.json({ index, job: stored }, 200);
+    return c.json({ index, version: stored?.version ?? null, job: stored }, 200);
+  });
+
+  app.post('/v1/jobs/:name/revert', requireRole('deploy'), async (c) => {
+    const name = jobName(c.req.param('name'));
+    const body = await parseJsonBody(c, RevertBodySchema);
+    await readBarrier(deps, c, false);
+    const history = await service.jobHistory(name, { limit: limits.apiListItemsMax });
+    if (history.length === 0) throw jobNotFound(name);
+    const target = revertTarget(name, history, body.version);
+    const { index } = await deps.hold(() =>
+      service.propose({ type: 'job.register', job: target.spec }),
+    );
+    const stored = await service.getJob(name);
+    return c.json({
+      index,
+      version: stored?.version ?? null,
+      revertedTo: target.version,
+      job: stored,
+    });
   });
 
   app.get('/v1/jobs', requireRole('read-only'), async (c) => {
@@ -57,5 +107,13 @@ export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const items = await service.jobHistory(name, { limit: query.limit });
     if (items.length === 0 && !(await service.getJob(name))) throw jobNotFound(name);
     return c.json({ items });
+  });
+
+  app.get('/v1/jobs/:name/allocations', requireRole('read-only'), async (c) => {
+    const name = jobName(c.req.param('name'));
+    const query = parseQuery(c, ListQuerySchema);
+    await readBarrier(deps, c, query.stale);
+    if (!(await service.getJob(name))) throw jobNotFound(name);
+    return c.json({ items: await service.listAllocations({ job: name, limit: query.limit }) });
   });
 }

@@ -18,7 +18,14 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export const sampleJob = { name: 'web', image: 'nginx:1.27', count: 2 };
+/** One job document in the spec's written form (what `berth deploy` POSTs). */
+export const sampleJob = {
+  name: 'web',
+  image: 'nginx:1.27',
+  count: 2,
+  ports: { http: 8080 },
+  check: { http: '/up' },
+};
 
 /** Registers a token directly through the service (the bootstrap path) and returns it. */
 export async function mintToken(service: TestClusterService, role: Role): Promise<string> {

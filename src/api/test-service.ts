@@ -33,14 +33,29 @@ import { constantTimeEqual } from '../secrets/tokens.ts';
 import { openStateDatabase } from '../storage/state-db.ts';
 import type * as api from './cluster-service.ts';
 import { defaultEventOf } from './event-feed.ts';
-import { JobSpecSchema } from './job-spec.ts';
+import { type JobSpec, NameSchema } from './job-spec.ts';
 
 const at = { atMs: z.number().int().nonnegative() };
 const RoleSchema = z.enum(['admin', 'deploy', 'read-only']);
 
+/**
+ * A job as the log carries it: the NORMALISED spec the API produced with `JobSpecSchema`
+ * (authoring form in, normalised out), so it cannot be parsed with that schema again. The
+ * entry is checked for the fields this service reads; the rest was validated at the edge.
+ */
+const StoredJobFieldsSchema = z.looseObject({
+  name: NameSchema,
+  count: z.number().int().nonnegative(),
+  driver: z.looseObject({ kind: z.enum(['docker', 'exec']) }),
+});
+const StoredJobSchema = z.custom<JobSpec>(
+  (value) => StoredJobFieldsSchema.safeParse(value).success,
+  'a normalised job spec',
+);
+
 /** This service's log entry types (tags are local to its own log). */
 export const testServiceKinds = defineMessageKinds({
-  'job.registered': replicated(1, z.strictObject({ job: JobSpecSchema, ...at })),
+  'job.registered': replicated(1, z.strictObject({ job: StoredJobSchema, ...at })),
   'job.stopped': replicated(2, z.strictObject({ name: z.string(), ...at })),
   'secret.put': replicated(
     3,

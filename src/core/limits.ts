@@ -162,6 +162,10 @@ export const limits = {
   cliRequestTimeoutMsMax: 90_000,
   /** CLI: longest line `berth events` buffers from the stream, in bytes; longer ends the stream. */
   cliEventLineBytesMax: 4 * 1024 * 1024,
+  /** CLI: longest `berth deploy|rollback --timeout` while following a rollout, in ms (24 h). */
+  cliFollowTimeoutMsMax: 86_400_000,
+  /** CLI: interval between two polls of a rollout's allocations, in ms. */
+  cliFollowPollMs: 500,
   /** Lines one `.env` file may hold for `berth secret import`. */
   dotenvLinesMax: 10_000,
   /** Data keys one keyring may hold (the active one plus retired ones still decrypting). */

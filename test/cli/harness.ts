@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Server } from 'bun';
 import { createApi } from '../../src/api/app.ts';
 import type { EventSocketData } from '../../src/api/event-socket.ts';
+import { JobSpecSchema } from '../../src/api/job-spec.ts';
 import { serveApi } from '../../src/api/server.ts';
 import { mintToken } from '../../src/api/test-harness.ts';
 import { TestClusterService } from '../../src/api/test-service.ts';
@@ -103,7 +104,7 @@ export async function waitUntil(check: () => boolean, roundsMax = 2_000): Promis
   throw new Error('condition not met in time');
 }
 
-/** Registers a job directly through the service (the CLI has no deploy command yet). */
+/** Registers a job directly through the service, bypassing the CLI and the API. */
 export async function registerJob(
   harness: CliHarness,
   name: string,
@@ -111,7 +112,7 @@ export async function registerJob(
 ): Promise<number> {
   const { index } = await harness.service.propose({
     type: 'job.register',
-    job: { name, image, count: 2 },
+    job: JobSpecSchema.parse({ name, image, count: 2 }),
   });
   return index;
 }

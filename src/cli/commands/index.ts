@@ -1,6 +1,7 @@
 /** Every CLI command, in the order `berth --help` lists them. */
 import type { Command } from '../registry.ts';
 import { contextCommands } from './context.ts';
+import { deployCommands } from './deploy.ts';
 import { eventCommands } from './events.ts';
 import { jobCommands } from './job.ts';
 import { nodeCommands } from './node.ts';
@@ -15,6 +16,7 @@ export function allCommands(): Command[] {
     ...serverCommands,
     ...statusCommands,
     ...nodeCommands,
+    ...deployCommands,
     ...jobCommands,
     ...secretCommands,
     ...tokenCommands,

@@ -3,10 +3,15 @@ import { ago, emit, table } from '../output.ts';
 import { type Command, exitCode } from '../registry.ts';
 import { clientFor, itemsOf, positionals, segment } from './shared.ts';
 
-/** The parts of a job spec the tables show. */
+/** The parts of a (normalised) job spec the tables show. */
 interface SpecView {
-  image: string;
+  driver: { kind: 'docker'; image: string } | { kind: 'exec'; command: string[] };
   count: number;
+}
+
+/** What the job runs: its image, or its command for the exec driver. */
+function runsText(spec: SpecView): string {
+  return spec.driver.kind === 'docker' ? spec.driver.image : spec.driver.command.join(' ');
 }
 
 interface JobView {
@@ -50,7 +55,7 @@ function jobStatusText(
     `name:     ${job.name}`,
     `status:   ${job.status}`,
     `version:  ${job.version} (log index ${job.index}, ${ago(job.updatedAtMs)})`,
-    `image:    ${job.spec.image}`,
+    `${job.spec.driver.kind === 'docker' ? 'image:  ' : 'command:'}  ${runsText(job.spec)}`,
     `count:    ${job.spec.count}`,
     '',
   ];
@@ -91,7 +96,7 @@ export const jobCommands: Command[] = [
             j.name,
             j.version,
             j.status,
-            j.spec.image,
+            runsText(j.spec),
             j.spec.count,
             ago(j.updatedAtMs),
           ]),
@@ -151,7 +156,7 @@ export const jobCommands: Command[] = [
           ['version', 'image', 'count', 'log index', 'registered'],
           versions.map((v) => [
             v.version,
-            v.spec.image,
+            runsText(v.spec),
             v.spec.count,
             v.index,
             ago(v.registeredAtMs),
