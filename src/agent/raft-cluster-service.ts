@@ -73,6 +73,14 @@ export class RaftClusterService implements api.ClusterService {
   }
 
   async propose(command: api.ClusterCommand): Promise<api.ProposeAck> {
+    if (command.type === 'job.register') {
+      // Registering the very same spec again is a no-op, as in Nomad: no new version, no
+      // rollout (a deploy re-sends unchanged accessories).
+      const current = q.getJob(this.#state.db, command.job.name);
+      if (current?.status === 'running' && canonical(current.spec) === canonical(command.job)) {
+        return { index: current.modifyIndex };
+      }
+    }
     const [type, data] = this.#commandOf(command);
     return this.proposeState(type, data);
   }
@@ -148,6 +156,9 @@ export class RaftClusterService implements api.ClusterService {
         jobVersion: a.jobVersion,
         node: a.nodeId,
         status: a.clientStatus,
+        detail: a.clientDetail,
+        desired: a.desiredStatus,
+        ports: a.ports,
         updatedAtMs: a.modifiedAtMs,
       }));
   }
@@ -288,6 +299,15 @@ export class RaftClusterService implements api.ClusterService {
       });
     });
   }
+}
+
+/** JSON with sorted keys, so equal specs compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 function jobView(job: q.JobView): api.JobView {

@@ -88,6 +88,12 @@ export interface AllocationView {
   jobVersion: number;
   node: string;
   status: string;
+  /** Why it is in that status (the supervisor's last detail), when known. */
+  detail?: string;
+  /** What the scheduler wants: `run` or `stop`. */
+  desired?: string;
+  /** Host ports by label. */
+  ports?: Record<string, number>;
   updatedAtMs: number;
 }
 
