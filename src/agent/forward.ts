@@ -47,7 +47,9 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
     let body: ArrayBuffer | undefined;
     const readBody = async () => {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
-      body ??= await c.req.raw.arrayBuffer();
+      // A clone: if the forward fails and this node wins the election, the API still
+      // reads the original body.
+      body ??= await c.req.raw.clone().arrayBuffer();
       return body;
     };
     const deadlineMs = Date.now() + options.holdMs;

@@ -85,26 +85,46 @@ export async function joinCluster(options: JoinOptions): Promise<JoinResponse> {
     );
   }
   const keys = await generateKeyPair();
-  const answer = (await fetchJson(
-    `${base}/v1/cluster/join`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        token: options.token,
-        nodeName: options.nodeName,
-        csrPem: await createCsr(options.nodeName, keys),
-        peerAddress: options.peerAddress,
-        apiAddress: options.apiAddress,
-        labels: options.labels ?? {},
-        resources: detectResources(),
-      }),
-      tls: { ca: ca.caPem },
-    },
-    timeoutMs,
-  )) as JoinResponse;
+  const body = JSON.stringify({
+    token: options.token,
+    nodeName: options.nodeName,
+    csrPem: await createCsr(options.nodeName, keys),
+    peerAddress: options.peerAddress,
+    apiAddress: options.apiAddress,
+    labels: options.labels ?? {},
+    resources: detectResources(),
+  });
+  const answer = await joinWithRetry(`${base}/v1/cluster/join`, body, ca.caPem, timeoutMs);
   writeJoinedNode(options, answer, await exportPrivateKeyPem(keys.privateKey));
   return answer;
+}
+
+/** Retries while the cluster is electing a leader: nothing was spent, so it is safe. */
+async function joinWithRetry(
+  url: string,
+  body: string,
+  caPem: string,
+  timeoutMs: number,
+): Promise<JoinResponse> {
+  const deadlineMs = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return (await fetchJson(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          tls: { ca: caPem },
+        },
+        timeoutMs,
+      )) as JoinResponse;
+    } catch (error) {
+      const code = (error as BerthError).code;
+      if ((code !== 'not_leader' && code !== 'no_leader') || Date.now() >= deadlineMs) throw error;
+      await Bun.sleep(250);
+    }
+  }
 }
 
 function writeJoinedNode(options: JoinOptions, answer: JoinResponse, keyPem: string): void {

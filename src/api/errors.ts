@@ -18,6 +18,10 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
   invalid_message: 400,
   invalid_node_id: 400,
   bad_join_token: 400,
+  bad_csr: 400,
+  csr_signature_invalid: 400,
+  csr_key_unsupported: 400,
+  bad_node_name: 400,
   unauthenticated: 401,
   forbidden: 403,
   join_refused: 403,
@@ -46,6 +50,7 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
   internal: 500,
   forward_failed: 502,
   no_leader: 503,
+  not_leader: 503,
   proposal_dropped: 503,
   read_dropped: 503,
   membership_change_pending: 503,
@@ -61,6 +66,7 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
  */
 const retryAfterSecondsByCode: Readonly<Record<string, number>> = {
   no_leader: 1,
+  not_leader: 1,
   proposal_dropped: 1,
   read_dropped: 1,
   membership_change_pending: 1,
