@@ -6,10 +6,11 @@
  * moving up past any that are taken), runs `berth server init` (which saves the CLI
  * context "demo" and makes it current, so `bun run berth …` in another terminal talks to
  * this cluster), starts three `berth agent` processes, joins two of them as voters, shows
- * `berth status` and `berth node ls` once all three vote, and registers
- * `examples/web.json`. Then it waits, silent, until Ctrl-C (or DEMO_EXIT_AFTER_MS, for
- * tests), stops the agents with SIGTERM, restores the CLI contexts it changed and
- * removes the temporary directory.
+ * `berth status` and `berth node ls` once all three vote, deploys `examples/hello-exec.yml`
+ * (two replicas of a small HTTP server under the exec driver, no Docker needed) with
+ * `berth deploy`, and shows it answering. Then it waits, silent, until Ctrl-C (or
+ * DEMO_EXIT_AFTER_MS, for tests), stops the job and the agents, restores the CLI contexts
+ * it changed and removes the temporary directory.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,18 +181,38 @@ async function buildCluster(nodes: DemoNode[]): Promise<ApiClient> {
   return api;
 }
 
-/** Registers examples/web.json and says what that does (and does not do) today. */
-async function registerExample(api: ApiClient): Promise<string[]> {
-  const spec = JSON.parse(readFileSync(join(repoRoot, 'examples', 'web.json'), 'utf8'));
-  const res = await api.request<{ index: number; job: { name: string; version: number } }>(
-    '/v1/jobs',
-    { method: 'POST', body: spec },
-  );
-  return [
-    `registered job "${res.job.name}" (version ${res.job.version}, log index ${res.index}) from examples/web.json`,
-    'note: the scheduler is not there yet. The job is only recorded in the replicated log and',
-    '      state (see `bun run berth job ls`); no container is started.',
-  ];
+/** Deploys examples/hello-exec.yml (exec driver: no Docker needed) and shows it serving. */
+async function deployExample(api: ApiClient): Promise<string[]> {
+  const file = join(repoRoot, 'examples', 'hello-exec.yml');
+  const lines = ['$ berth deploy -f examples/hello-exec.yml'];
+  lines.push((await cli(['deploy', '-f', file, '--timeout', '90s'])).trimEnd());
+  lines.push('', '$ berth job status hello', (await cli(['job', 'status', 'hello'])).trimEnd());
+  const { items } = await api.request<{
+    items: { ports?: Record<string, number>; status: string }[];
+  }>('/v1/jobs/hello/allocations');
+  const port = items.find((a) => a.status === 'healthy')?.ports?.http;
+  if (port !== undefined) {
+    const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    lines.push('', `$ curl http://127.0.0.1:${port}/`, body.trimEnd());
+  }
+  return lines;
+}
+
+/** Stops the example job so its processes end with the demo (agents leave tasks running). */
+async function stopExample(api: ApiClient): Promise<void> {
+  try {
+    await cli(['job', 'stop', 'hello']);
+    await waitUntil('the example to stop', async () => {
+      const { items } = await api.request<{ items: { status: string; desired?: string }[] }>(
+        '/v1/jobs/hello/allocations',
+      );
+      return items.every(
+        (a) => a.status === 'complete' || a.status === 'failed' || a.status === 'lost',
+      );
+    });
+  } catch (error) {
+    console.error(`berth demo: could not stop the example cleanly: ${(error as Error).message}`);
+  }
 }
 
 /** SIGTERM to every agent; SIGKILL to any still running after the grace period. */
@@ -260,11 +281,12 @@ async function main(): Promise<number> {
     console.log('\n$ berth node ls');
     console.log((await cli(['node', 'ls'])).trimEnd());
     console.log('');
-    for (const line of await registerExample(api)) console.log(line);
+    for (const line of await deployExample(api)) console.log(line);
     console.log(
       '\nthe cluster runs until Ctrl-C, which stops the three agents and removes the data directory.',
     );
     await untilStopped();
+    await stopExample(api);
   } catch (error) {
     console.error(`berth demo failed: ${(error as Error).message}\n${logTails(nodes)}`);
     code = 1;

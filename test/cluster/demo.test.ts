@@ -60,7 +60,7 @@ test('make demo: three voters, the status table, the example job, the CLI contex
     expect(view.leaderId).not.toBeNull();
     expect(view.peers.filter((p) => p.voter)).toHaveLength(3);
     const jobs = await runCli(['job', 'ls', '--json'], { BERTH_CONFIG_DIR: configDir });
-    expect(jobs.stdout).toContain('"web"');
+    expect(jobs.stdout).toContain('"hello"');
 
     const code = await proc.exited;
     await reading;
@@ -74,8 +74,9 @@ test('make demo: three voters, the status table, the example job, the CLI contex
   expect(text).toMatch(/ID\s+NAME\s+ADDRESS\s+STATUS\s+VOTER/);
   expect(text.match(/^\d+\s+n\d\s+127\.0\.0\.1:\d+\s+up\s+yes/gm)).toHaveLength(3);
   expect(text).toContain('bun run berth status');
-  expect(text).toContain('registered job "web"');
-  expect(text).toContain('the scheduler is not there yet');
+  expect(text).toContain('berth deploy -f examples/hello-exec.yml');
+  expect(text).toMatch(/healthy/);
+  expect(text).toContain('hello from berth');
   const dir = /data directory (\S+)/.exec(text)?.[1] as string;
   expect(dir).toBeDefined();
   expect(existsSync(dir)).toBe(false);
