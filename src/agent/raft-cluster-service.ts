@@ -241,6 +241,11 @@ export class RaftClusterService implements api.ClusterService {
     return { index };
   }
 
+  async drainNode(id: string, enable: boolean): Promise<api.ProposeAck> {
+    if (!q.getNode(this.#state.db, id)) throw new BerthError('node_not_found', `no node ${id}`);
+    return this.proposeState('node_status', { id, status: enable ? 'draining' : 'up' });
+  }
+
   toEvent(entry: LogEntry): api.ClusterEvent | null {
     if (entry.type.startsWith('raft.')) return null;
     return defaultEventOf(entry);

@@ -153,6 +153,27 @@ export interface DeploymentQuery extends ListQuery {
   job?: string;
 }
 
+/** One line of an allocation's output, as the driver captured it. */
+export interface AllocationLogLine {
+  stream: 'stdout' | 'stderr';
+  line: string;
+  /** Wall-clock ms when the line was captured (the owning node's clock). */
+  atMs: number;
+}
+
+export interface AllocationLogQuery {
+  /** The last N lines only (applied after `sinceMs`). */
+  tail?: number;
+  /** Only lines with `atMs >= sinceMs` (inclusive: follow relies on it to lose no line). */
+  sinceMs?: number;
+}
+
+/** An allocation's recent output, oldest first, and the node that holds it. */
+export interface AllocationLogs {
+  lines: AllocationLogLine[];
+  node: string;
+}
+
 export interface ClusterService {
   status(): Awaitable<ClusterStatus>;
   /**
@@ -187,6 +208,19 @@ export interface ClusterService {
   transferLeadership(to: number): Promise<void>;
   /** Proposes removing a peer from the voters; rejects `peer_not_found`, `conflict`, … */
   removePeer(id: number): Promise<ProposeAck>;
+  /**
+   * Marks a node draining (its allocations are migrated, no new ones placed) or, with
+   * `enable: false`, eligible again. Optional: answers 501 when absent. Rejects
+   * `node_not_found`.
+   */
+  drainNode?(id: string, enable: boolean): Promise<ProposeAck>;
+  /**
+   * The recent output of one allocation, fetched from the node that runs it (each node keeps
+   * a bounded ring of lines per allocation). Logs are as sensitive as whatever the app
+   * prints: Berth never writes secrets into them, but the app may. Optional: the logs routes
+   * answer 501 when absent. Rejects `allocation_not_found` and `node_unreachable`.
+   */
+  allocationLogs?(allocId: string, query: AllocationLogQuery): Promise<AllocationLogs>;
 
   /** The committed log the event stream reads from (durable: streams resume by index). */
   readonly events: CommittedLog;

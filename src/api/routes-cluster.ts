@@ -1,6 +1,7 @@
 /** Cluster-wide reads (`/v1/status`, nodes, allocations, deployments) and `/v1/operator/raft`. */
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { BerthError } from '../core/errors.ts';
 import { requireRole } from './auth.ts';
 import {
   AllocationQuerySchema,
@@ -16,6 +17,12 @@ import type { ApiEnv } from './env.ts';
 const PeerIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const TransferBody = z.strictObject({ to: PeerIdSchema });
 const RemovePeerBody = z.strictObject({ id: PeerIdSchema });
+const DrainBody = z.strictObject({ enable: z.boolean() });
+const NodeIdParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[0-9]+$/, 'a node id');
 
 export function registerClusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { service } = deps;
@@ -31,6 +38,16 @@ export function registerClusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const query = parseQuery(c, ListQuerySchema);
     await readBarrier(deps, c, query.stale);
     return c.json({ items: await service.listNodes({ limit: query.limit }) });
+  });
+
+  app.post('/v1/nodes/:id/drain', requireRole('admin'), async (c) => {
+    const id = NodeIdParam.safeParse(c.req.param('id'));
+    if (!id.success) throw new BerthError('invalid_query', 'the node id must be a number');
+    const { enable } = await parseJsonBody(c, DrainBody);
+    if (!service.drainNode)
+      throw new BerthError('not_implemented', 'draining is not available on this server');
+    const { index } = await deps.hold(() => service.drainNode!(id.data, enable));
+    return c.json({ index, node: id.data, status: enable ? 'draining' : 'up' });
   });
 
   app.get('/v1/allocations', requireRole('read-only'), async (c) => {

@@ -148,13 +148,15 @@ describe('berth node', () => {
     expect(r.stdout).toContain('remove-peer');
   });
 
-  test('drain fails with not_implemented and changes nothing', async () => {
-    // Proves drain does not pretend: exit 1, a stable code, and no log entry.
+  test('drain refuses a bad node id, and a server without draining says so; nothing changes', async () => {
+    // Proves drain validates its argument and does not pretend: exit 1, stable codes, no log entry.
     const before = h.service.events.commitIndex();
-    const r = await h.run(['node', 'drain', 'n1']);
+    const bad = await h.run(['node', 'drain', 'n1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('[invalid_query]');
+    const r = await h.run(['node', 'drain', '1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[not_implemented]');
-    expect(r.stderr).toContain('scheduler');
     expect(h.service.events.commitIndex()).toBe(before);
   });
 });

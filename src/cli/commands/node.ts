@@ -1,9 +1,7 @@
 /**
- * `berth node ls|remove|drain`. Removing a node goes through the Raft remove-peer route
- * until node lifecycle routes exist; draining needs the scheduler, which has not landed,
- * so `drain` says so instead of pretending.
+ * `berth node ls|remove|drain`. Removing a node goes through the Raft remove-peer route;
+ * draining marks the node `draining` and the scheduler migrates its allocations.
  */
-import { BerthError } from '../../core/errors.ts';
 import { ago, emit, table } from '../output.ts';
 import { type Command, exitCode } from '../registry.ts';
 import { clientFor, itemsOf, peerId, positionals, yesNo } from './shared.ts';
@@ -60,15 +58,24 @@ export const nodeCommands: Command[] = [
   },
   {
     path: ['node', 'drain'],
-    summary: 'move allocations off a node (not available until the scheduler lands)',
-    usage: 'berth node drain NODE-ID',
-    flags: [],
-    async run(args) {
+    summary: 'move allocations off a node (admin); --disable makes it eligible again',
+    usage: 'berth node drain NODE-ID [--disable]',
+    flags: [
+      { name: 'disable', boolean: true, help: 'end the drain: the node takes new work again' },
+    ],
+    async run(args, out) {
       const [id] = positionals(args, this.usage, ['NODE-ID']);
-      throw new BerthError(
-        'not_implemented',
-        `cannot drain node ${JSON.stringify(id)}: draining is not available until the scheduler lands (no API route yet); nothing was changed`,
+      const enable = !args.flags.disable;
+      const body = await clientFor(args, out).request<{ index: number; status: string }>(
+        `/v1/nodes/${encodeURIComponent(id as string)}/drain`,
+        { method: 'POST', body: { enable } },
       );
+      emit(out, body, () =>
+        enable
+          ? `node ${id} is draining: its allocations move elsewhere, update.max_parallel at a time (log index ${body.index})`
+          : `node ${id} takes new work again (log index ${body.index})`,
+      );
+      return exitCode.ok;
     },
   },
 ];
