@@ -24,6 +24,7 @@ import { JobSpecSchema } from './job-spec.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerEventRoutes } from './routes-events.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
+import { registerLogRoutes } from './routes-logs.ts';
 import { registerSecretRoutes } from './routes-secrets.ts';
 import { registerTokenRoutes } from './routes-tokens.ts';
 
@@ -110,6 +111,7 @@ export function createApi(options: ApiOptions): Hono<ApiEnv> {
   registerSecretRoutes(app, deps);
   registerTokenRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerLogRoutes(app, deps);
   app.get('/metrics', requireRole('read-only'), (c) =>
     c.body(metrics.expose(), 200, { 'Content-Type': exposition004ContentType }),
   );

@@ -212,6 +212,10 @@ export class TestClusterService implements api.ClusterService {
   #leaderless = false;
   #dropProposals = 0;
   #barriers = 0;
+  /** Output lines per allocation id, oldest first (a ring of supervisorLogLinesMax). */
+  readonly #logs = new Map<string, api.AllocationLogLine[]>();
+  /** Nodes whose allocations' logs cannot be fetched (`node_unreachable`). */
+  readonly #unreachableNodes = new Set<string>();
 
   constructor(options: TestClusterServiceOptions = {}) {
     const opened = openStateDatabase(options.path ?? ':memory:', { synchronous: 'FULL' });
@@ -418,6 +422,46 @@ export class TestClusterService implements api.ClusterService {
     if (this.#leaderless) throw notLeader();
     if (id === 1) throw new BerthError('conflict', 'cannot remove the only voter');
     throw new BerthError('peer_not_found', `no peer ${id} in this cluster`);
+  }
+
+  /**
+   * Records a line of an allocation's output as its node's supervisor would (stamped with
+   * this service's wall clock unless `atMs` is given). The allocation need not exist yet.
+   */
+  appendLog(allocId: string, stream: 'stdout' | 'stderr', line: string, atMs?: number): void {
+    let lines = this.#logs.get(allocId);
+    if (!lines) {
+      lines = [];
+      this.#logs.set(allocId, lines);
+    }
+    lines.push({ stream, line, atMs: atMs ?? this.#clock.wallMs() });
+    if (lines.length > limits.supervisorLogLinesMax) lines.shift();
+  }
+
+  /** Simulates a node outage: its allocations' logs reject `node_unreachable`. */
+  setNodeUnreachable(node: string, unreachable: boolean): void {
+    if (unreachable) this.#unreachableNodes.add(node);
+    else this.#unreachableNodes.delete(node);
+  }
+
+  async allocationLogs(
+    allocId: string,
+    query: api.AllocationLogQuery,
+  ): Promise<api.AllocationLogs> {
+    const row = this.#sqlite.query('SELECT node FROM t_allocations WHERE id = ?').get(allocId) as {
+      node: string;
+    } | null;
+    if (!row) throw new BerthError('allocation_not_found', `no allocation ${allocId}`);
+    if (this.#unreachableNodes.has(row.node)) {
+      throw new BerthError('node_unreachable', `node ${row.node} did not answer`);
+    }
+    const since = query.sinceMs;
+    const lines = (this.#logs.get(allocId) ?? []).filter(
+      (l) => since === undefined || l.atMs >= since,
+    );
+    const tail =
+      query.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - query.tail));
+    return { lines: tail.map((l) => ({ ...l })), node: row.node };
   }
 
   toEvent(entry: LogEntry): api.ClusterEvent | null {

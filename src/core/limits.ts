@@ -228,6 +228,16 @@ export const limits = {
   supervisorLaneEffectsMax: 64,
   /** Supervisor host: output lines kept per allocation in its ring buffer. */
   supervisorLogLinesMax: 1_000,
+  /** Logs API: lines one answer carries (`?tail=` may ask for fewer); the newest are kept. */
+  apiLogLinesMax: 1_000,
+  /** Logs API: allocations one job's logs are gathered from. */
+  apiLogJobAllocationsMax: 256,
+  /** Logs API: interval at which a followed log is polled for new lines, in ms. */
+  apiLogFollowPollMs: 500,
+  /** Logs API: longest one followed log stays open, in ms; the client then reconnects. */
+  apiLogFollowMsMax: 3_600_000,
+  /** Logs API: lines queued for one follow client before it must read (back-pressure). */
+  apiLogStreamQueueLinesMax: 256,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');

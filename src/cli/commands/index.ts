@@ -4,6 +4,7 @@ import { contextCommands } from './context.ts';
 import { deployCommands } from './deploy.ts';
 import { eventCommands } from './events.ts';
 import { jobCommands } from './job.ts';
+import { logCommands } from './logs.ts';
 import { nodeCommands } from './node.ts';
 import { raftCommands } from './raft.ts';
 import { secretCommands } from './secret.ts';
@@ -18,6 +19,7 @@ export function allCommands(): Command[] {
     ...nodeCommands,
     ...deployCommands,
     ...jobCommands,
+    ...logCommands,
     ...secretCommands,
     ...tokenCommands,
     ...raftCommands,
