@@ -43,6 +43,7 @@ import { joinRoutes } from './join-routes.ts';
 import { ObservedTransport } from './observed-transport.ts';
 import { readSeedPeers } from './peers-file.ts';
 import { RaftClusterService } from './raft-cluster-service.ts';
+import { captureRequestContext } from './request-context.ts';
 import { rotateIfDue } from './rotation.ts';
 import { Scheduling } from './scheduling.ts';
 import { StateHost } from './state-host.ts';
@@ -220,6 +221,8 @@ export class Agent {
       await started.stop();
       throw error;
     }
+    const supervision = started.#supervision;
+    service.attachLogs((allocId, query) => supervision.host.logs(allocId, query), tls.caPem);
     started.#syncPeers();
     state.onApplied(() => started.#syncPeers());
     duties.start();
@@ -327,6 +330,7 @@ function buildApp(p: AppParts): Hono<ApiEnv> {
     limits: { leaderHoldMs: p.config.writeHoldMs },
   });
   const outer = new Hono<ApiEnv>();
+  outer.use(captureRequestContext());
   outer.use(
     forwardToLeader({
       selfId: p.identity.nodeId,

@@ -28,7 +28,14 @@ export interface ForwardOptions {
   holdMs: number;
 }
 
-const localPaths = [/^\/v1\/status$/, /^\/v1\/events/, /^\/metrics$/, /^\/v1\/cluster\/ca$/];
+// Logs are not replicated: any node serves them, fetching from the node that holds them.
+const localPaths = [
+  /^\/v1\/status$/,
+  /^\/v1\/events/,
+  /^\/metrics$/,
+  /^\/v1\/cluster\/ca$/,
+  /\/logs$/,
+];
 
 export function isLocalRequest(method: string, url: URL, headers: Headers): boolean {
   if (headers.has(forwardedHeader)) return true;

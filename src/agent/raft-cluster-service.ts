@@ -18,6 +18,8 @@ import type { Keyring } from '../secrets/keyring.ts';
 import { activeKey } from '../secrets/keyring.ts';
 import { openSecretText, sealSecret } from '../secrets/vault.ts';
 import * as q from '../state/queries.ts';
+import { forwardedHeader } from './forward.ts';
+import { requestContext } from './request-context.ts';
 import type { StateHost } from './state-host.ts';
 
 /** How long a proposal may take to commit and apply here before `timeout`, in ms. */
@@ -46,6 +48,10 @@ export class RaftClusterService implements api.ClusterService {
   readonly #state: StateHost;
   readonly #keyring: Keyring | undefined;
   readonly #wallMs: () => number;
+  #localLogs:
+    | ((allocId: string, query: api.AllocationLogQuery) => api.AllocationLogLine[])
+    | undefined;
+  #caPem = '';
 
   constructor(options: RaftClusterServiceOptions) {
     this.#raft = options.raft;
@@ -246,6 +252,40 @@ export class RaftClusterService implements api.ClusterService {
     return this.proposeState('node_status', { id, status: enable ? 'draining' : 'up' });
   }
 
+  /**
+   * Logs of one allocation: from this node's supervisor when it runs here, otherwise from
+   * the node that runs it (its API, with the caller's own token).
+   */
+  async allocationLogs(
+    allocId: string,
+    query: api.AllocationLogQuery,
+  ): Promise<api.AllocationLogs> {
+    const alloc = q.getAllocation(this.#state.db, allocId);
+    if (!alloc) throw new BerthError('allocation_not_found', `no allocation ${allocId}`);
+    if (alloc.nodeId === String(this.#raft.id)) {
+      if (!this.#localLogs)
+        throw new BerthError('node_unreachable', 'this node runs no supervisor');
+      return { lines: this.#localLogs(allocId, query), node: alloc.nodeId };
+    }
+    const node = q.getNode(this.#state.db, alloc.nodeId);
+    if (!node || node.status === 'down') {
+      throw new BerthError(
+        'node_unreachable',
+        `node ${alloc.nodeId}, which runs ${allocId}, is down`,
+      );
+    }
+    return fetchRemoteLogs(`https://${node.apiAddress}`, this.#caPem, allocId, query, alloc.nodeId);
+  }
+
+  /** Wires the local log source and the CA used to reach other nodes (set by the agent). */
+  attachLogs(
+    localLogs: (allocId: string, query: api.AllocationLogQuery) => api.AllocationLogLine[],
+    caPem: string,
+  ): void {
+    this.#localLogs = localLogs;
+    this.#caPem = caPem;
+  }
+
   toEvent(entry: LogEntry): api.ClusterEvent | null {
     if (entry.type.startsWith('raft.')) return null;
     return defaultEventOf(entry);
@@ -304,6 +344,44 @@ export class RaftClusterService implements api.ClusterService {
       });
     });
   }
+}
+
+async function fetchRemoteLogs(
+  base: string,
+  caPem: string,
+  allocId: string,
+  query: api.AllocationLogQuery,
+  nodeId: string,
+): Promise<api.AllocationLogs> {
+  const url = new URL(`${base}/v1/allocations/${encodeURIComponent(allocId)}/logs`);
+  if (query.tail !== undefined) url.searchParams.set('tail', String(query.tail));
+  if (query.sinceMs !== undefined) url.searchParams.set('since', String(query.sinceMs));
+  const headers: Record<string, string> = { [forwardedHeader]: 'logs' };
+  const authorization = requestContext.getStore()?.authorization;
+  if (authorization) headers.authorization = authorization;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers,
+      tls: { ca: caPem },
+      signal: AbortSignal.timeout(5_000),
+    } as RequestInit);
+  } catch (error) {
+    throw new BerthError(
+      'node_unreachable',
+      `node ${nodeId} did not answer: ${(error as Error).message}`,
+    );
+  }
+  const body = (await res.json().catch(() => null)) as
+    | (api.AllocationLogs & { error?: { code: string; message: string } })
+    | null;
+  if (!res.ok || !body) {
+    throw new BerthError(
+      body?.error?.code ?? 'node_unreachable',
+      body?.error?.message ?? `HTTP ${res.status}`,
+    );
+  }
+  return { lines: body.lines, node: nodeId };
 }
 
 /** JSON with sorted keys, so equal specs compare equal whatever their key order. */
