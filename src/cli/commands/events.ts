@@ -4,8 +4,8 @@
  * can resume from the last index they saw. Ctrl-C ends it with status 0.
  */
 import { BerthError } from '../../core/errors.ts';
-import { limits } from '../../core/limits.ts';
 import { flagInt, flagString } from '../args.ts';
+import { readNdjson } from '../ndjson.ts';
 import { type Output, paint } from '../output.ts';
 import { type Command, exitCode } from '../registry.ts';
 import { clientFor, positionals } from './shared.ts';
@@ -62,44 +62,6 @@ class EventPrinter {
   }
 }
 
-/** Reads the body line by line until it ends, errors or the signal aborts it. */
-async function follow(body: ReadableStream<Uint8Array>, printer: EventPrinter, out: Output) {
-  const reader = body.getReader();
-  const stop = () => void reader.cancel().catch(() => {});
-  out.signal?.addEventListener('abort', stop, { once: true });
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    // Ends when the server closes the stream, an error line is thrown, or Ctrl-C cancels.
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let newline = buffer.indexOf('\n');
-      while (newline >= 0) {
-        printer.line(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf('\n');
-      }
-      if (buffer.length > limits.cliEventLineBytesMax) {
-        throw new BerthError(
-          'bad_response',
-          `an event line is over ${limits.cliEventLineBytesMax} bytes`,
-        );
-      }
-    }
-  } catch (error) {
-    if (out.signal?.aborted) return;
-    if (error instanceof BerthError) throw error;
-    throw new BerthError(
-      'stream_ended',
-      `the event stream broke: ${(error as Error).message}${printer.resumeHint()}`,
-    );
-  } finally {
-    out.signal?.removeEventListener('abort', stop);
-  }
-}
-
 export const eventCommands: Command[] = [
   {
     path: ['events'],
@@ -129,7 +91,11 @@ export const eventCommands: Command[] = [
       }
       const startIndex = Number(res.headers.get('x-berth-index') ?? Number.NaN);
       const printer = new EventPrinter(out, Number.isSafeInteger(startIndex) ? startIndex : index);
-      if (res.body) await follow(res.body, printer, out);
+      if (res.body)
+        await readNdjson(res.body, out, (line) => printer.line(line), {
+          name: 'event',
+          resumeHint: () => printer.resumeHint(),
+        });
       if (out.signal?.aborted) return exitCode.ok;
       throw new BerthError(
         'stream_ended',

@@ -10,6 +10,7 @@ import { BerthError } from '../../core/errors.ts';
 import { limits } from '../../core/limits.ts';
 import { flagInt, flagString, type ParsedArgs } from '../args.ts';
 import type { ApiClient } from '../client.ts';
+import { readNdjson } from '../ndjson.ts';
 import { type Output, paint } from '../output.ts';
 import { type Command, exitCode } from '../registry.ts';
 import { clientFor, positionals, segment } from './shared.ts';
@@ -149,40 +150,6 @@ function handleStreamLine(out: Output, text: string): void {
   else if (parsed.error) throw new BerthError(parsed.error.code, parsed.error.message);
 }
 
-/** Reads the stream line by line until it ends, sends an error line, or Ctrl-C. */
-async function followBody(body: ReadableStream<Uint8Array>, out: Output): Promise<void> {
-  const reader = body.getReader();
-  const stop = () => void reader.cancel().catch(() => {});
-  out.signal?.addEventListener('abort', stop, { once: true });
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let newline = buffer.indexOf('\n');
-      while (newline >= 0) {
-        handleStreamLine(out, buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf('\n');
-      }
-      if (buffer.length > limits.cliEventLineBytesMax) {
-        throw new BerthError(
-          'bad_response',
-          `a log line is over ${limits.cliEventLineBytesMax} bytes`,
-        );
-      }
-    }
-  } catch (error) {
-    if (out.signal?.aborted) return;
-    if (error instanceof BerthError) throw error;
-    throw new BerthError('stream_ended', `the log stream broke: ${(error as Error).message}`);
-  } finally {
-    out.signal?.removeEventListener('abort', stop);
-  }
-}
-
 async function follow(client: ApiClient, target: string, req: Request, out: Output) {
   let res: Response;
   try {
@@ -197,7 +164,8 @@ async function follow(client: ApiClient, target: string, req: Request, out: Outp
     if (error instanceof BerthError && error.code === 'cancelled') return exitCode.ok;
     throw error;
   }
-  if (res.body) await followBody(res.body, out);
+  if (res.body)
+    await readNdjson(res.body, out, (line) => handleStreamLine(out, line), { name: 'log' });
   if (out.signal?.aborted) return exitCode.ok;
   throw new BerthError('stream_ended', 'the server closed the log stream; run the command again');
 }
