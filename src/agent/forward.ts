@@ -77,9 +77,29 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
       }
       await Bun.sleep(leaderPollMs * 5);
     }
-    // This node leads, or no leader appeared in time: the API's own hold decides.
-    return next();
+    // This node leads, or no leader appeared in time: the API's own hold decides. If this
+    // node stops leading meanwhile, the API answers `not_leader` at once (nothing was
+    // appended) and the request goes to the new leader.
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') await readBody();
+    await next();
+    if (c.res.status === 503 && Date.now() < deadlineMs && (await isNotLeader(c.res))) {
+      const leader = await waitForLeader(options, deadlineMs);
+      const target =
+        leader !== 0 && leader !== options.selfId ? options.apiUrlOf(leader) : undefined;
+      if (target) {
+        const result = await sendTo(target, url, c.req.raw, await readBody(), options);
+        if (result.ok) c.res = result.response;
+      }
+    }
   };
+}
+
+async function isNotLeader(res: Response): Promise<boolean> {
+  const body = (await res
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: string } } | null;
+  return body?.error?.code === 'not_leader';
 }
 
 async function waitForLeader(options: ForwardOptions, deadlineMs: number): Promise<number> {

@@ -178,6 +178,7 @@ export class RaftClusterService implements api.ClusterService {
         job: d.jobId,
         jobVersion: d.jobVersion,
         status: d.status,
+        detail: d.detail,
         updatedAtMs: d.modifiedAtMs,
       }));
   }

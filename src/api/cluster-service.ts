@@ -102,6 +102,8 @@ export interface DeploymentView {
   job: string;
   jobVersion: number;
   status: string;
+  /** Why it ended that way (e.g. which allocation failed), when known. */
+  detail?: string;
   updatedAtMs: number;
 }
 

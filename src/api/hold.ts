@@ -45,6 +45,10 @@ export async function holdWhileLeaderless<T>(
       return await attempt();
     } catch (error) {
       if (!(error instanceof BerthError) || error.code !== 'not_leader') throw error;
+      // Another node is known to lead: holding here cannot help. Answer `not_leader` at
+      // once so the node's forwarding layer sends the request to that leader.
+      const hint = error.details?.leaderHint;
+      if (typeof hint === 'number' && hint !== 0) throw error;
     }
     const leftMs = deadlineMs - options.clock.nowMs();
     if (leftMs <= 0) break;

@@ -38,6 +38,7 @@ interface DeploymentView {
   id: string;
   jobVersion: number;
   status: string;
+  detail?: string;
 }
 
 /** One job's rollout as last observed. */
@@ -79,8 +80,18 @@ export async function followRollout(
   const pollsMax = Math.ceil(options.timeoutMs / pollMs) + 1;
   const printed = new Map<string, string>();
   let progress: TargetProgress[] = [];
+  let failedPolls = 0;
   for (let poll = 0; poll < pollsMax; poll++) {
-    progress = await observeAll(client, out, targets);
+    try {
+      progress = await observeAll(client, out, targets, failedPolls + 1 >= pollFailuresMax);
+      failedPolls = 0;
+    } catch (error) {
+      // A poll that meets an election or a restarting node is retried: the rollout goes
+      // on in the cluster regardless. Only repeated failures end the follow.
+      if (!isTransient(error) || ++failedPolls >= pollFailuresMax) throw error;
+      await sleep(pollMs, out.signal);
+      continue;
+    }
     for (const p of progress) {
       const line = progressLine(p);
       if (!out.json && printed.get(p.target.name) !== line) out.out(line);
@@ -96,15 +107,33 @@ export async function followRollout(
   return { outcome: 'timed_out', progress };
 }
 
-/** One poll of every target. A failed poll ends the follow, but not the rollout: say so. */
+/** Consecutive failed polls that end a follow. */
+const pollFailuresMax = 10;
+
+const transientCodes = new Set([
+  'no_leader',
+  'not_leader',
+  'unreachable',
+  'forward_failed',
+  'timeout',
+  'node_unreachable',
+]);
+
+function isTransient(error: unknown): boolean {
+  return error instanceof BerthError && transientCodes.has(error.code);
+}
+
+/** One poll of every target. A final failed poll ends the follow, not the rollout: say so. */
 async function observeAll(
   client: ApiClient,
   out: Output,
   targets: readonly FollowTarget[],
+  last: boolean,
 ): Promise<TargetProgress[]> {
   try {
     return await Promise.all(targets.map((target) => observe(client, target)));
   } catch (error) {
+    if (isTransient(error) && !last) throw error;
     const name = targets.at(-1)?.name ?? '';
     out.err(
       `stopped following: the rollout goes on in the cluster; check it with \`berth job status ${name}\``,
@@ -187,7 +216,7 @@ function failureText(result: FollowResult, timeoutMs: number): string {
     const name = failed.target.name;
     const what = failed.failedAllocation
       ? `allocation ${failed.failedAllocation.id} on ${failed.failedAllocation.node} is ${failed.failedAllocation.status}${failed.failedAllocation.detail ? `: ${failed.failedAllocation.detail}` : ''}`
-      : `deployment ${failed.failedDeployment?.id} is ${failed.failedDeployment?.status}`;
+      : `deployment ${failed.failedDeployment?.id} is ${failed.failedDeployment?.status}${failed.failedDeployment?.detail ? ` (${failed.failedDeployment.detail})` : ''}`;
     return `${name} v${failed.target.version} failed: ${what}. See \`berth job status ${name}\`; to go back run \`berth rollback ${name}\`.`;
   }
   const pending = result.progress.filter((p) => !p.done);
