@@ -16,6 +16,7 @@ import { resolveConfig } from './config.ts';
 import { dataPaths, readTls, writeTls } from './data-dir.ts';
 import { initCluster } from './init.ts';
 import { signRenewal } from './rotation.ts';
+import { signTaskSecretsRequest } from './task-secrets.ts';
 
 const dayMs = 86_400_000;
 let dir: string;
@@ -186,5 +187,75 @@ describe('berth agent, one node in process', () => {
     expect((await verifyChain(renewed, tls.caPem)).ok).toBe(true);
     expect(await servedFingerprint()).toBe(certificateInfo(renewed).fingerprintSha256);
     expect((await api('/v1/status')).status).toBe(200);
+  });
+
+  // Proves the leader hands a task's secrets only to the node that runs it, on a request signed by that node's key.
+  test('task secrets for workers', async () => {
+    const value = `tok-${crypto.randomUUID()}`;
+    expect(
+      (await api('/v1/secrets/API_TOKEN', { method: 'PUT', body: JSON.stringify({ value }) }))
+        .status,
+    ).toBe(200);
+    const spec = {
+      name: 'sleeper',
+      command: ['sh', '-c', 'sleep 60'],
+      secrets: ['API_TOKEN'],
+      count: 1,
+    };
+    expect((await api('/v1/jobs', { method: 'POST', body: JSON.stringify(spec) })).status).toBe(
+      200,
+    );
+    let allocId = '';
+    await waitFor('a placement', async () => {
+      const body = (await (await api('/v1/jobs/sleeper/allocations')).json()) as {
+        items: { id: string }[];
+      };
+      allocId = body.items[0]?.id ?? '';
+      return allocId !== '';
+    });
+    const tls = readTls(dataPaths(dir));
+    const ask = (req: unknown) =>
+      api('/v1/cluster/task-secrets', { method: 'POST', body: JSON.stringify(req) }, null);
+    const good = await signTaskSecretsRequest(
+      { certPem: tls.certPem, keyPem: tls.keyPem },
+      allocId,
+    );
+    const res = await ask(good);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { env: Record<string, string> }).env).toEqual({
+      API_TOKEN: value,
+    });
+    // Another key, an allocation that is not this node's, a stale request: all refused.
+    const other = await generateKeyPair();
+    const forged = await signTaskSecretsRequest(
+      { certPem: tls.certPem, keyPem: await exportPrivateKeyPem(other.privateKey) },
+      allocId,
+    );
+    expect((await ask(forged)).status).toBe(403);
+    expect(
+      (
+        await ask(
+          await signTaskSecretsRequest({ certPem: tls.certPem, keyPem: tls.keyPem }, 'nope'),
+        )
+      ).status,
+    ).toBe(403);
+    const stale = await signTaskSecretsRequest(
+      { certPem: tls.certPem, keyPem: tls.keyPem },
+      allocId,
+      Date.now() - 10 * 60_000,
+    );
+    expect((await ask(stale)).status).toBe(403);
+    expect((await ask({ allocId })).status).toBe(400);
+    await api('/v1/jobs/sleeper', { method: 'DELETE' });
+    await waitFor(
+      'the sleeper to stop',
+      async () => {
+        const body = (await (await api('/v1/jobs/sleeper/allocations')).json()) as {
+          items: { status: string }[];
+        };
+        return body.items.every((a) => a.status === 'complete');
+      },
+      20_000,
+    );
   });
 });

@@ -216,6 +216,7 @@ export class Agent {
         service,
         keyring,
         logger,
+        apiUrl: started.apiUrl,
       });
     } catch (error) {
       await started.stop();

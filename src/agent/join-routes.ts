@@ -37,6 +37,7 @@ import {
 import type { RaftClusterService } from './raft-cluster-service.ts';
 import { RenewRequestSchema, renewCertificate } from './rotation.ts';
 import type { StateHost } from './state-host.ts';
+import { answerTaskSecrets, TaskSecretsRequestSchema } from './task-secrets.ts';
 
 const HostPort = z
   .string()
@@ -168,6 +169,13 @@ export function joinRoutes(options: JoinRoutesOptions): Hono<ApiEnv> {
       keyPem: options.ca.keyPem,
     };
     return c.json({ certPem: await renewCertificate(body, ca, options.state) });
+  });
+  app.post('/v1/cluster/task-secrets', async (c) => {
+    const body = await jsonBody(c.req, TaskSecretsRequestSchema);
+    if (options.raft.status().role !== 'leader')
+      throw new BerthError('not_leader', 'task secrets are served by the leader');
+    const ca = { clusterName: options.clusterName, certPem: options.ca.certPem };
+    return c.json({ env: await answerTaskSecrets(body, ca, options.state, options.keyring) });
   });
   app.onError((error, c) => errorResponse(c, error, options.logger));
   return app;

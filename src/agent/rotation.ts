@@ -10,7 +10,6 @@
  * then signs the CSR for the same node id and role.
  */
 import { existsSync } from 'node:fs';
-import { X509Certificate } from '@peculiar/x509';
 import { z } from 'zod';
 import { BerthError } from '../core/errors.ts';
 import {
@@ -20,12 +19,11 @@ import {
   generateKeyPair,
   needsRotation,
   signCsr,
-  verifyChain,
 } from '../pki/index.ts';
-import { ecdsaP256, ecdsaSha256, importSigningKeyPem } from '../pki/keys.ts';
 import * as q from '../state/queries.ts';
 import { type DataPaths, readTls, writeTls } from './data-dir.ts';
 import { hostOf, nodeCertValidityDays } from './init.ts';
+import { signAsNode, verifyNodeSignature } from './node-auth.ts';
 import type { StateHost } from './state-host.ts';
 
 export const RenewRequestSchema = z.strictObject({
@@ -37,13 +35,9 @@ export const RenewRequestSchema = z.strictObject({
 
 export type RenewRequest = z.infer<typeof RenewRequestSchema>;
 
-const encoder = new TextEncoder();
-
 /** Signs `csrPem` with the node's current private key. */
-export async function signRenewal(currentKeyPem: string, csrPem: string): Promise<string> {
-  const key = await importSigningKeyPem(currentKeyPem);
-  const sig = await crypto.subtle.sign(ecdsaSha256, key, encoder.encode(csrPem));
-  return Buffer.from(sig).toString('base64');
+export function signRenewal(currentKeyPem: string, csrPem: string): Promise<string> {
+  return signAsNode(currentKeyPem, csrPem);
 }
 
 function refuse(message: string): BerthError {
@@ -57,23 +51,12 @@ export async function renewCertificate(
   state: StateHost,
   nowMs: number = Date.now(),
 ): Promise<string> {
-  const chain = await verifyChain(req.certPem, ca.certPem, nowMs);
-  if (!chain.ok) throw refuse(`the current certificate is not valid: ${chain.message}`);
-  const node = chain.info.node;
-  if (!node || node.clusterName !== ca.clusterName || !node.role)
-    throw refuse('not a node certificate of this cluster');
-  const publicKey = await new X509Certificate(req.certPem).publicKey.export(
-    ecdsaP256,
-    ['verify'],
-    crypto,
+  const node = await verifyNodeSignature(
+    { certPem: req.certPem, payload: req.csrPem, signature: req.signature },
+    ca,
+    'renewal_refused',
+    nowMs,
   );
-  const signatureOk = await crypto.subtle.verify(
-    ecdsaSha256,
-    publicKey,
-    Buffer.from(req.signature, 'base64'),
-    encoder.encode(req.csrPem),
-  );
-  if (!signatureOk) throw refuse('the renewal is not signed by the current key');
   const record = q.getNode(state.db, String(node.nodeId));
   if (!record) throw refuse(`node ${node.nodeId} is not registered (removed?)`);
   const hosts = [hostOf(record.address), hostOf(record.apiAddress)];

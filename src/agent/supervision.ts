@@ -18,13 +18,14 @@ import { ExecDriver } from '../drivers/exec/driver.ts';
 import { encodeLogCommand } from '../raft/log-entry-codec.ts';
 import type { RaftHost } from '../raft/raft-host.ts';
 import type { Keyring } from '../secrets/keyring.ts';
-import { openSecretText } from '../secrets/vault.ts';
 import type { Job } from '../spec/normalize.ts';
 import * as q from '../state/queries.ts';
 import { type StatusProposal, SupervisorHost } from '../supervisor/host.ts';
+import { dataPaths, readTls } from './data-dir.ts';
 import { MultiDriver } from './multi-driver.ts';
 import type { RaftClusterService } from './raft-cluster-service.ts';
 import type { StateHost } from './state-host.ts';
+import { openTaskSecrets, signTaskSecretsRequest, specOf } from './task-secrets.ts';
 
 /** Grace a task gets between SIGTERM and SIGKILL, in ms (Docker's default stop timeout). */
 export const stopTimeoutMs = 10_000;
@@ -40,6 +41,8 @@ export interface SupervisionOptions {
   service: RaftClusterService;
   keyring: Keyring | undefined;
   logger: Logger;
+  /** This node's own API (`https://host:port`), which forwards to the leader. */
+  apiUrl: string;
 }
 
 export class Supervision {
@@ -171,22 +174,37 @@ export class Supervision {
     };
   }
 
-  /** Secret values for a task; only a node holding the keyring can open them. */
-  #secretsOf(alloc: DesiredAllocation): Record<string, string> {
+  /**
+   * Secret values for a task: opened here on a node holding the keyring (voters), else
+   * asked from the leader with a request signed by this node's key (workers).
+   */
+  async #secretsOf(alloc: DesiredAllocation): Promise<Record<string, string>> {
     const spec = specOf(this.#o.state.db, alloc.jobId, alloc.jobVersion);
-    const out: Record<string, string> = {};
-    for (const binding of spec?.secrets ?? []) {
-      const sealed = q.getSealedSecret(this.#o.state.db, binding.secret);
-      if (!sealed)
-        throw new BerthError(
-          'secret_not_found',
-          `secret ${binding.secret} does not exist; set it with berth secret set`,
-        );
-      if (!this.#o.keyring)
-        throw new BerthError('no_keyring', 'this node holds no keyring to open secrets');
-      out[binding.env] = openSecretText(this.#o.keyring, binding.secret, sealed);
+    if (!spec || spec.secrets.length === 0) return {};
+    if (this.#o.keyring) return openTaskSecrets(this.#o.state.db, this.#o.keyring, alloc.allocId);
+    const tls = readTls(dataPaths(this.#o.dataDir));
+    const req = await signTaskSecretsRequest(
+      { certPem: tls.certPem, keyPem: tls.keyPem },
+      alloc.allocId,
+    );
+    const res = await fetch(`${this.#o.apiUrl}/v1/cluster/task-secrets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(req),
+      tls: { ca: tls.caPem },
+      signal: AbortSignal.timeout(10_000),
+    } as RequestInit);
+    const body = (await res.json().catch(() => null)) as {
+      env?: Record<string, string>;
+      error?: { code: string; message: string };
+    } | null;
+    if (!res.ok || !body?.env) {
+      throw new BerthError(
+        body?.error?.code ?? 'secrets_unavailable',
+        body?.error?.message ?? `HTTP ${res.status}`,
+      );
     }
-    return out;
+    return body.env;
   }
 
   /** Proposes a transition and resolves once it is committed (or rejects). */
@@ -220,12 +238,4 @@ export class Supervision {
       });
     });
   }
-}
-
-/** The normalised spec of one job version, if the state still holds it. */
-function specOf(db: q.StateReader, jobId: string, version: number): Job | undefined {
-  const job = q.getJob(db, jobId);
-  if (job?.version === version) return job.spec as unknown as Job;
-  const old = q.jobHistory(db, jobId).find((v) => v.version === version);
-  return old?.spec as unknown as Job | undefined;
 }
