@@ -19,12 +19,14 @@ import { defaultRaftConfig } from '../../actors/leader-election/index.ts';
 import { createApi } from '../api/app.ts';
 import type { ApiEnv } from '../api/env.ts';
 import { serveApi } from '../api/server.ts';
+import { realClock } from '../core/clock.ts';
 import { BerthError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { MetricsRegistry } from '../metrics/registry.ts';
 import { certificateInfo } from '../pki/index.ts';
 import { RaftHost } from '../raft/raft-host.ts';
 import { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
+import { ActorSystem } from '../runtime/index.ts';
 import { type Keyring, keyringFileName, readKeyring } from '../secrets/keyring.ts';
 import * as q from '../state/queries.ts';
 import { TlsTransport } from '../transport/tls-transport.ts';
@@ -78,6 +80,7 @@ export class Agent {
   readonly #duties: Duties;
   #peerSignature = '';
   #supervision: Supervision | undefined;
+  #system: ActorSystem | undefined;
   #stopped = false;
 
   private constructor(parts: {
@@ -226,7 +229,11 @@ export class Agent {
     service.attachLogs((allocId, query) => supervision.host.logs(allocId, query), tls.caPem);
     started.#syncPeers();
     state.onApplied(() => started.#syncPeers());
-    duties.start();
+    // The node's actor system: periodic duties run as supervised actors; past the root's
+    // restart intensity the agent stops and exits (let it crash; systemd restarts it).
+    const system = new ActorSystem({ clock: realClock, logger, onEscalate: onFatal });
+    started.#system = system;
+    duties.start(system, system.spawnSupervisor({ name: 'node' }));
     logger.info('agent started', { api: started.apiUrl, peerPort: transport.port });
     return started;
   }
@@ -236,6 +243,7 @@ export class Agent {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#duties.stop();
+    await this.#system?.shutdown();
     // Tasks keep running: the next agent adopts them by their labels (DESIGN.md §5).
     await this.#supervision?.close();
     this.#server.stop(true);

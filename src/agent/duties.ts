@@ -23,6 +23,7 @@ import { createPrng } from '../core/prng.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
 import type { RaftHost } from '../raft/raft-host.ts';
 import type { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
+import type { ActorSystem, SupervisorRef } from '../runtime/index.ts';
 import * as q from '../state/queries.ts';
 import type { AgentConfig } from './config.ts';
 import { type DataPaths, type NodeIdentity, readBootstrap, removeBootstrap } from './data-dir.ts';
@@ -61,8 +62,7 @@ export class Duties {
   readonly #o: DutiesOptions;
   readonly #logger: Logger;
   readonly #snapshotEntries: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #rotationTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
   #running = false;
   #monitor: NodeMonitorState;
   #wasLeader = false;
@@ -83,23 +83,52 @@ export class Duties {
     this.#registerMetrics();
   }
 
-  start(): void {
+  /**
+   * Runs the duties as actors of the node's actor system, under its supervisor: `duties`
+   * ticks every dutiesIntervalMs, `certificates` checks the node certificate's age. Each
+   * handles one tick at a time to completion; a crash restarts it, and too many crashes
+   * escalate to the agent, which exits for its service manager to restart it.
+   */
+  start(system: ActorSystem, supervisor: SupervisorRef): void {
     this.#unsubscribe.push(this.#o.observed.onHeard((from) => this.#heard(from)));
-    this.#timer = setInterval(() => void this.#round(), dutiesIntervalMs);
-    this.#scheduleRotation(10_000);
+    this.#spawnTicker(system, supervisor, 'duties', dutiesIntervalMs, dutiesIntervalMs, () =>
+      this.#round(),
+    );
+    this.#spawnTicker(system, supervisor, 'certificates', 10_000, rotationCheckMs, () =>
+      this.#guard('certificate rotation', async () => {
+        await this.#o.rotate();
+      }),
+    );
   }
 
-  #scheduleRotation(delayMs: number): void {
-    this.#rotationTimer = setTimeout(() => {
-      void this.#guard('certificate rotation', async () => {
-        await this.#o.rotate();
-      }).finally(() => this.#scheduleRotation(rotationCheckMs));
-    }, delayMs);
+  #spawnTicker(
+    system: ActorSystem,
+    supervisor: SupervisorRef,
+    name: string,
+    firstDelayMs: number,
+    everyMs: number,
+    work: () => Promise<void>,
+  ): void {
+    system.spawn<null, { type: 'tick' }>(
+      {
+        name,
+        initialState: (ctx) => {
+          ctx.setTimer(firstDelayMs, { type: 'tick' });
+          return null;
+        },
+        handle: async (_state, _message, ctx) => {
+          if (this.#stopped) return null;
+          await work();
+          ctx.setTimer(everyMs, { type: 'tick' });
+          return null;
+        },
+      },
+      { supervisor, restart: 'permanent' },
+    );
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    if (this.#rotationTimer) clearTimeout(this.#rotationTimer);
+    this.#stopped = true;
     for (const off of this.#unsubscribe) off();
   }
 
