@@ -5,7 +5,7 @@ BUN ?= $(shell command -v bun 2>/dev/null || echo bun)
 SEED ?=
 SEEDS ?= 10000
 
-.PHONY: setup test check typecheck lint fmt sim bench bench-raft demo db-generate clean
+.PHONY: setup test check typecheck lint fmt sim bench bench-raft bench-failover bench-router chaos demo db-generate clean
 
 ## setup: install Bun from npm when missing, then the locked dependencies (idempotent)
 setup: node_modules/.setup-stamp
@@ -37,13 +37,26 @@ sim: setup
 	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) bun run test/sim/run.ts
 
 ## bench: every benchmark, figures printed beside their baselines
-bench: bench-raft bench-scheduler
+bench: bench-raft bench-scheduler bench-failover bench-router
 
 bench-raft: setup
 	bun run bench/raft/run.ts
 
 bench-scheduler: setup
 	bun run bench/scheduler/run.ts
+
+## bench-router: Berth's router vs nginx and Caddy with wrk (installs wrk, nginx, caddy via apt-get)
+bench-router: setup
+	bun run bench/router/run.ts
+
+## bench-failover: failover on a real loopback cluster beside etcd (TRIALS=n, default 20;
+## FAILOVER_ARGS="--voters 5 --workers 2")
+bench-failover: setup
+	bun run bench/failover/run.ts $(FAILOVER_ARGS)
+
+## chaos: the seeded chaos test, longer (CHAOS_MS, default 300000; SEED=n replays a schedule)
+chaos: setup
+	CHAOS_MS=$${CHAOS_MS:-300000} SEED=$(SEED) bun test --timeout 120000 test/chaos
 
 ## db-generate: regenerate SQL migrations from the drizzle schemas
 db-generate: setup

@@ -238,6 +238,38 @@ export const limits = {
   apiLogFollowMsMax: 3_600_000,
   /** Logs API: lines queued for one follow client before it must read (back-pressure). */
   apiLogStreamQueueLinesMax: 256,
+  /** Router: routes (host × path prefix) one route table holds; the rest are reported dropped. */
+  routerRoutesMax: 10_000,
+  /** Router: upstreams one route keeps (sorted; the rest are reported dropped). */
+  routerUpstreamsPerRouteMax: 1_000,
+  /** Router: upstreams whose passive-health state the engine remembers (live and draining). */
+  routerUpstreamsTrackedMax: 20_000,
+  /** Router: largest request body proxied, in bytes; bigger gets 413 `body_too_large`. */
+  routerBodyBytesMax: 64 * 1024 * 1024,
+  /** Router: bodies up to this size are read before proxying so a refused connection can be retried, in bytes. */
+  routerBodyBufferBytesMax: 1_048_576,
+  /** Router: time one upstream has to answer with response headers, in ms (then 504 or a retry). */
+  routerUpstreamTimeoutMs: 30_000,
+  /** Router: time the whole request (all attempts) has to get response headers, in ms. */
+  routerRequestTimeoutMs: 60_000,
+  /** Router: extra attempts on other upstreams after a failed connection. */
+  routerRetriesMax: 2,
+  /** Router: first ejection of an upstream that refused a connection, in ms; doubles per failure. */
+  routerEjectBaseMs: 500,
+  /** Router: cap on the ejection period, in ms. */
+  routerEjectCapMs: 30_000,
+  /** Router: bytes one proxied WebSocket may buffer toward a slow side before it is closed. */
+  routerWsBufferedBytesMax: 4 * 1024 * 1024,
+  /** Router: proxied WebSockets open at once; more get 503 `too_many_websockets`. */
+  routerWebSocketsMax: 10_000,
+  /** Router: a client connection idle this long is closed, in seconds (Bun caps it at 255); streams are exempt. */
+  routerClientIdleSeconds: 120,
+  /** Router: messages from an upstream WebSocket queued until the client side has opened. */
+  routerWsPendingMessagesMax: 256,
+  /** Linearizability checker: search steps per key before the answer is "inconclusive". */
+  linearizabilityStepsMax: 2_000_000,
+  /** Linearizability checker: operations one key's history may hold (the search is exponential). */
+  linearizabilityOpsPerKeyMax: 20_000,
 } as const;
 
 assert(limits.mailboxDepthMax <= limits.mailboxDepthCeiling, 'mailbox default exceeds ceiling');
@@ -288,4 +320,13 @@ assert(
 assert(
   limits.supervisorAllocationsMax <= limits.driverListTasksMax,
   "a node's supervised allocations must fit one driver list",
+);
+assert(
+  limits.routerBodyBufferBytesMax <= limits.routerBodyBytesMax,
+  'the retry buffer must not exceed the body limit',
+);
+assert(limits.routerEjectBaseMs <= limits.routerEjectCapMs, 'router ejection base above cap');
+assert(
+  limits.routerUpstreamTimeoutMs <= limits.routerRequestTimeoutMs,
+  'one upstream attempt must fit the request timeout',
 );

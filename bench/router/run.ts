@@ -1,0 +1,312 @@
+/**
+ * `make bench-router`: throughput and p99 latency of Berth's router beside nginx and
+ * Caddy as reverse proxies, all on 127.0.0.1 in one script, measured with wrk against the
+ * same upstream (nginx serving a static 1 KB file). Prints requests/s, p99 and the ratios,
+ * and writes bench/results/router.json.
+ *
+ * Installs Debian's wrk, nginx and caddy with apt-get when missing; a baseline whose
+ * package is unavailable is skipped with the reason printed. Every process it starts is
+ * killed before it exits.
+ *
+ * Environment (all optional):
+ *   BENCH_ROUTER_DURATION_S       seconds per wrk run (default 10)
+ *   BENCH_ROUTER_CONNECTIONS      wrk connections (default 64)
+ *   BENCH_ROUTER_THREADS          wrk threads (default 2)
+ *   BENCH_ROUTER_NGINX_WORKERS    worker processes of the nginx proxy (default 1: Berth's
+ *                                 router is one event loop; Caddy uses Go's default)
+ *   BENCH_ROUTER_BALANCING        round-robin | least-outstanding (default round-robin)
+ */
+
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { buildRouteTable } from '../../actors/router/index.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { Router } from '../../src/router/index.ts';
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+const durationS = envInt('BENCH_ROUTER_DURATION_S', 10);
+const connections = envInt('BENCH_ROUTER_CONNECTIONS', 64);
+const threads = envInt('BENCH_ROUTER_THREADS', 2);
+const nginxWorkers = envInt('BENCH_ROUTER_NGINX_WORKERS', 1);
+const balancing =
+  process.env.BENCH_ROUTER_BALANCING === 'least-outstanding' ? 'least-outstanding' : 'round-robin';
+
+const ports = { upstream: 18_081, berth: 18_082, nginx: 18_083, caddy: 18_084 };
+const children: Subprocess[] = [];
+
+interface WrkResult {
+  requestsPerSecond: number;
+  p99Ms: number;
+  non2xx: number;
+  socketErrors: number;
+}
+
+/** Installs `pkg` with apt-get when `binary` is missing; returns why not, or undefined. */
+function ensurePackage(binary: string, pkg: string): string | undefined {
+  if (Bun.which(binary)) return undefined;
+  const policy = Bun.spawnSync(['apt-cache', 'policy', pkg]).stdout.toString();
+  const candidate = /Candidate:\s*(\S+)/.exec(policy)?.[1];
+  if (!candidate || candidate === '(none)') return `apt has no candidate for ${pkg}`;
+  console.log(`installing ${pkg} ${candidate} with apt-get`);
+  const install = Bun.spawnSync(['apt-get', 'install', '-y', '--no-install-recommends', pkg], {
+    // RUNLEVEL=1 keeps the package's service from starting on port 80.
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', RUNLEVEL: '1' },
+    stdout: 'inherit',
+    stderr: 'inherit',
+  });
+  if (install.exitCode !== 0) return `apt-get install ${pkg} failed (exit ${install.exitCode})`;
+  return Bun.which(binary) ? undefined : `${pkg} installed but ${binary} is not on PATH`;
+}
+
+function spawnChild(cmd: string[], env: Record<string, string> = {}): Subprocess {
+  const child = Bun.spawn(cmd, {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'ignore',
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  return child;
+}
+
+/** Waits until `url` answers 200 with a 1 KB body (at most ~10 s). */
+async function waitReady(name: string, url: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      const response = await fetch(url);
+      const body = await response.arrayBuffer();
+      if (response.status === 200 && body.byteLength === 1024) return;
+    } catch {
+      // Not listening yet.
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${name} did not serve the 1 KB file at ${url}`);
+}
+
+function nginxConfig(dir: string, body: string): string {
+  return `daemon off;
+master_process on;
+pid ${dir}/nginx-${body.length}.pid;
+error_log ${dir}/nginx-error.log warn;
+${body}`;
+}
+
+function upstreamNginx(dir: string): string {
+  const conf = join(dir, 'nginx-upstream.conf');
+  writeFileSync(
+    conf,
+    nginxConfig(
+      dir,
+      `worker_processes 1;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/up-body;
+  server { listen 127.0.0.1:${ports.upstream}; keepalive_requests 1000000; root ${dir}/www; }
+}
+`,
+    ),
+  );
+  return conf;
+}
+
+function proxyNginx(dir: string): string {
+  const conf = join(dir, 'nginx-proxy.conf');
+  writeFileSync(
+    conf,
+    nginxConfig(
+      dir,
+      `worker_processes ${nginxWorkers};
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/px-body;
+  proxy_temp_path ${dir}/px-proxy;
+  upstream app { server 127.0.0.1:${ports.upstream}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${ports.nginx};
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`,
+    ),
+  );
+  return conf;
+}
+
+function caddyfile(dir: string): string {
+  const file = join(dir, 'Caddyfile');
+  writeFileSync(
+    file,
+    `{
+  admin off
+  auto_https off
+}
+http://127.0.0.1:${ports.caddy} {
+  reverse_proxy 127.0.0.1:${ports.upstream}
+}
+`,
+  );
+  return file;
+}
+
+/** Parses wrk's `--latency` output. */
+function parseWrk(output: string): WrkResult {
+  const rps = /Requests\/sec:\s*([\d.]+)/.exec(output)?.[1];
+  const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(output);
+  if (!rps || !p99) throw new Error(`cannot parse wrk output:\n${output}`);
+  const scale = p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1;
+  const non2xx = Number(/Non-2xx or 3xx responses:\s*(\d+)/.exec(output)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    output,
+  );
+  const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  return { requestsPerSecond: Number(rps), p99Ms: Number(p99[1]) * scale, non2xx, socketErrors };
+}
+
+async function wrk(url: string, seconds: number): Promise<WrkResult> {
+  const proc = Bun.spawn(
+    ['wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', url],
+    { stdout: 'pipe', stderr: 'pipe' },
+  );
+  children.push(proc);
+  const [output] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  return parseWrk(output);
+}
+
+async function measure(name: string, url: string): Promise<WrkResult> {
+  await waitReady(name, url);
+  await wrk(url, Math.min(2, durationS)); // warm-up: connection pools, JIT
+  const result = await wrk(url, durationS);
+  console.log(
+    `${name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(8)} req/s   p99 ${result.p99Ms.toFixed(2).padStart(7)} ms` +
+      (result.non2xx + result.socketErrors > 0
+        ? `   (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})`
+        : ''),
+  );
+  return result;
+}
+
+function startBerth(): Router {
+  const router = new Router({
+    listen: { hostname: '127.0.0.1', port: ports.berth },
+    logger: createLogger({ level: 'warn' }),
+    balancing,
+  });
+  router.start();
+  router.setTable(
+    buildRouteTable({
+      jobs: [{ name: 'bench', routes: [{ hosts: [], paths: [], port: 'http', tls: false }] }],
+      allocations: [
+        {
+          id: 'bench-1',
+          jobId: 'bench',
+          jobVersion: 1,
+          nodeId: 'local',
+          ports: { http: ports.upstream },
+          clientStatus: 'healthy',
+          desiredStatus: 'run',
+        },
+      ],
+      nodes: [{ id: 'local', host: '127.0.0.1', status: 'up' }],
+    }),
+  );
+  return router;
+}
+
+function ratio(a: WrkResult | undefined, b: WrkResult | undefined): number | null {
+  if (!a || !b) return null;
+  return Math.round((a.requestsPerSecond / b.requestsPerSecond) * 100) / 100;
+}
+
+async function main(): Promise<void> {
+  const wrkMissing = ensurePackage('wrk', 'wrk');
+  if (wrkMissing) throw new Error(`cannot benchmark without wrk: ${wrkMissing}`);
+  const nginxMissing = ensurePackage('nginx', 'nginx');
+  if (nginxMissing) throw new Error(`nginx serves the upstream and is required: ${nginxMissing}`);
+  const caddyMissing = ensurePackage('caddy', 'caddy');
+  if (caddyMissing) console.log(`skipping the Caddy baseline: ${caddyMissing}`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-router-'));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'www'), { mode: 0o755 });
+  writeFileSync(join(dir, 'www', 'index.html'), 'x'.repeat(1023) + '\n', { mode: 0o644 });
+  const results: Record<string, WrkResult> = {};
+  let router: Router | undefined;
+  try {
+    spawnChild(['nginx', '-c', upstreamNginx(dir), '-p', dir]);
+    results.upstream = await measure('upstream', `http://127.0.0.1:${ports.upstream}/index.html`);
+    router = startBerth();
+    results.berth = await measure('berth', `http://127.0.0.1:${ports.berth}/index.html`);
+    await router.stop({ force: true });
+    router = undefined;
+    spawnChild(['nginx', '-c', proxyNginx(dir), '-p', dir]);
+    results.nginx = await measure('nginx', `http://127.0.0.1:${ports.nginx}/index.html`);
+    if (!caddyMissing) {
+      spawnChild(['caddy', 'run', '--config', caddyfile(dir), '--adapter', 'caddyfile'], {
+        XDG_DATA_HOME: join(dir, 'caddy-data'),
+        XDG_CONFIG_HOME: join(dir, 'caddy-config'),
+      });
+      results.caddy = await measure('caddy', `http://127.0.0.1:${ports.caddy}/index.html`);
+    }
+  } finally {
+    await router?.stop({ force: true });
+    await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  report(results, caddyMissing);
+}
+
+function report(results: Record<string, WrkResult>, caddySkipped: string | undefined): void {
+  const vsNginx = ratio(results.berth, results.nginx);
+  const vsCaddy = ratio(results.berth, results.caddy);
+  console.log(`berth vs nginx: ${vsNginx ?? 'n/a'}x   (target >= 0.7x)`);
+  console.log(`berth vs caddy: ${vsCaddy ?? 'n/a'}x   (target >= 1x)`);
+  const out = {
+    bench: 'router',
+    date: new Date().toISOString(),
+    machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version },
+    settings: { durationS, connections, threads, nginxWorkers, balancing, bodyBytes: 1024 },
+    results,
+    ratios: { berthVsNginx: vsNginx, berthVsCaddy: vsCaddy },
+    skipped: caddySkipped ? { caddy: caddySkipped } : {},
+  };
+  const resultsDir = join(import.meta.dir, '..', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'router.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log('wrote bench/results/router.json');
+}
+
+async function cleanup(): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && !child.killed) child.kill('SIGTERM');
+  }
+  await Promise.all(
+    children.map((child) =>
+      Promise.race([child.exited, Bun.sleep(3_000).then(() => child.kill('SIGKILL'))]),
+    ),
+  );
+}
+
+process.on('SIGINT', () => {
+  void cleanup().then(() => process.exit(130));
+});
+
+await main();

@@ -1,0 +1,37 @@
+import { expect, test } from 'bun:test';
+import { buildRouteTable, matchRoute } from '../../actors/router/index.ts';
+import {
+  jobRegistered,
+  nodeRegistered,
+  openTestState,
+  placement,
+  planCommitted,
+} from '../state/testing.ts';
+import { routeTableInputFromState } from './from-state.ts';
+
+test('the table built from committed state routes only healthy allocations at node hosts', () => {
+  // Proves the agent-side glue: stored routes, allocation health and node addresses.
+  const state = openTestState();
+  state.submit('node_registered', nodeRegistered('n1', { address: '10.0.0.7:7000' }));
+  state.submit('node_registered', nodeRegistered('n2', { address: '10.0.0.8:7000' }));
+  const routes = [{ hosts: ['app.test'], paths: [], port: 'http', tls: false }];
+  state.submit('job_registered', jobRegistered('web', { spec: { name: 'web', routes } }));
+  state.submit(
+    'plan_committed',
+    planCommitted({
+      place: [placement('a1', 'n1'), placement('a2', 'n2')],
+      deployment: { id: 'd1' },
+    }),
+  );
+  state.submit('allocation_status', { id: 'a1', status: 'healthy', detail: '', atMs: 3_100 });
+  state.submit('allocation_status', { id: 'a2', status: 'running', detail: '', atMs: 3_100 });
+  const maintenance = new Map([['other', 'x']]);
+  const table = buildRouteTable(routeTableInputFromState(state.db, { maintenance }));
+  expect(matchRoute(table, 'app.test', '/')?.upstreams).toEqual([
+    { allocId: 'a1', version: 1, url: 'http://10.0.0.7:8080' },
+  ]);
+  const inMaintenance = routeTableInputFromState(state.db, {
+    maintenance: new Map([['web', 'soon']]),
+  });
+  expect(inMaintenance.jobs[0]?.maintenance).toEqual({ message: 'soon' });
+});

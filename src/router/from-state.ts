@@ -1,0 +1,52 @@
+/**
+ * Reads the route-table input from a node's committed state, so wiring the router into
+ * the agent is: after each applied batch that touched jobs, allocations or nodes,
+ * `router.setTable(buildRouteTable(routeTableInputFromState(db)))`.
+ */
+import { z } from 'zod';
+import type { RouteInputJob, RouteTableInput } from '../../actors/router/index.ts';
+import { hostFromAddress } from '../../actors/router/index.ts';
+import { listAllocations, listJobs, listNodes, type StateReader } from '../state/queries.ts';
+
+/** The part of a stored (normalised) job spec the router reads; parsed, since it comes from disk. */
+const StoredRoutes = z.array(
+  z.object({
+    hosts: z.array(z.string()),
+    paths: z.array(z.string()),
+    port: z.string(),
+    tls: z.boolean(),
+  }),
+);
+
+export interface FromStateOptions {
+  /** Job name → maintenance message, for jobs the operator put in maintenance. */
+  maintenance?: ReadonlyMap<string, string>;
+  /** Called for a running job whose stored routes do not parse (it gets no routes). */
+  onBadJob?: (job: string, reason: string) => void;
+}
+
+/** Running jobs with their routes, healthy desired-run allocations, and nodes by host. */
+export function routeTableInputFromState(
+  db: StateReader,
+  options: FromStateOptions = {},
+): RouteTableInput {
+  const jobs: RouteInputJob[] = [];
+  for (const job of listJobs(db)) {
+    if (job.status !== 'running') continue;
+    const parsed = StoredRoutes.safeParse(job.spec.routes ?? []);
+    if (!parsed.success) options.onBadJob?.(job.id, parsed.error.message);
+    const message = options.maintenance?.get(job.id);
+    jobs.push({
+      name: job.id,
+      routes: parsed.success ? parsed.data : [],
+      maintenance: message === undefined ? undefined : { message },
+    });
+  }
+  const allocations = listAllocations(db, { desiredStatus: 'run', clientStatus: ['healthy'] });
+  const nodes = listNodes(db).map((node) => ({
+    id: node.id,
+    host: hostFromAddress(node.address),
+    status: node.status,
+  }));
+  return { jobs, allocations, nodes };
+}
