@@ -46,7 +46,7 @@ export function compute(snapshot: Snapshot, evaluation: Evaluation, ctx: SchedCo
     return plan;
   }
   assert(job.count <= limits.schedulerJobCountMax, `job ${job.id} count above the limit`);
-  const input = reconcileInput(snapshot, job, allocs);
+  const input = reconcileInput(snapshot, job, allocs, ctx.nowMs);
   const usage = buildUsage(snapshot, job.id);
   const ids = createIdSource(ctx);
   const placer = createPlacer(job, usage, ctx, ids, input.regexCache);
@@ -63,6 +63,7 @@ export function compute(snapshot: Snapshot, evaluation: Evaluation, ctx: SchedCo
     }
   } else {
     const decided = reconcileJob(input);
+    if (decided.held.length > 0) plan.held = decided.held;
     applyStops(plan, usage, decided.stop);
     plan.inPlaceUpdate = decided.inPlace.map((a) => toUpdate(a, job));
     for (const intent of decided.place) {
@@ -86,6 +87,7 @@ function reconcileInput(
   snapshot: Snapshot,
   job: SchedJob,
   allocs: readonly SchedAllocation[],
+  nowMs: number | undefined,
 ): ReconcileInput {
   const previous = new Map<number, SchedJob>();
   for (const version of snapshot.jobVersions ?? []) {
@@ -102,6 +104,7 @@ function reconcileInput(
     nodes: new Map(snapshot.nodes.map((n) => [n.id, n])),
     deployment,
     regexCache,
+    ...(nowMs === undefined ? {} : { nowMs }),
   };
 }
 

@@ -4,10 +4,13 @@
  * new placements, in-place updates, destructive updates and drain migrations. It decides
  * *what* changes; the placer decides *where*.
  */
+import { assert } from '../../src/core/assert.ts';
 import { compareIds } from './cluster-usage.ts';
 import type { RegexCache } from './feasibility.ts';
+import { decideReschedule } from './reschedule.ts';
 import type {
   ClientStatus,
+  RescheduleHold,
   SchedAllocation,
   SchedDeployment,
   SchedJob,
@@ -38,6 +41,8 @@ export interface Reconciled {
   migrate: SchedAllocation[];
   /** Set when the plan must open a deployment for this job version. */
   openDeployment?: { canaries: number };
+  /** Failed allocations the reschedule policy leaves in place (their slots stay empty). */
+  held: RescheduleHold[];
 }
 
 export interface ReconcileInput {
@@ -50,6 +55,8 @@ export interface ReconcileInput {
   /** The deployment of the job's current version, if one exists. */
   deployment: SchedDeployment | undefined;
   regexCache: RegexCache;
+  /** The leader's time; required when the job has a reschedule policy. */
+  nowMs?: number;
 }
 
 /** `web.web[3]`: job, group (one group per job for now) and index. */
@@ -59,7 +66,14 @@ export function allocName(job: SchedJob, index: number | string): string {
 
 export function reconcileJob(input: ReconcileInput): Reconciled {
   const { job } = input;
-  const result: Reconciled = { stop: [], place: [], inPlace: [], destructive: [], migrate: [] };
+  const result: Reconciled = {
+    stop: [],
+    place: [],
+    inPlace: [],
+    destructive: [],
+    migrate: [],
+    held: [],
+  };
   if (job.status === 'stopped') {
     for (const alloc of input.allocs) {
       if (alloc.desiredStatus === 'run' && alloc.clientStatus !== 'complete') {
@@ -70,9 +84,10 @@ export function reconcileJob(input: ReconcileInput): Reconciled {
   }
   const classified = classify(input, result);
   const kept = keepPerIndex(input, classified.live, result);
+  const heldIndexes = applyReschedulePolicy(input, classified, kept, result);
   const candidates = sortKept(input, kept, result);
   for (let index = 0; index < job.count; index++) {
-    if (kept.has(index) || classified.done.has(index)) continue;
+    if (kept.has(index) || classified.done.has(index) || heldIndexes.has(index)) continue;
     const replaces = classified.replacements.get(index);
     result.place.push({ name: allocName(job, index), index, ...(replaces ? { replaces } : {}) });
   }
@@ -86,12 +101,18 @@ interface Classified {
   done: Set<number>;
   /** Index → the lost or failed allocation a new placement replaces. */
   replacements: Map<number, string>;
+  /** Failed current-version allocations whose replacement the reschedule policy decides. */
+  failed: SchedAllocation[];
 }
 
-/** Stops lost and failed allocations (noting what they replace) and returns the rest. */
+/**
+ * Stops lost and failed allocations (noting what they replace) and returns the rest.
+ * Failed allocations of the current version under a reschedule policy are set aside for
+ * applyReschedulePolicy; lost ones are always replaced at once, as in Nomad.
+ */
 function classify(input: ReconcileInput, result: Reconciled): Classified {
   const { job } = input;
-  const out: Classified = { live: [], done: new Set(), replacements: new Map() };
+  const out: Classified = { live: [], done: new Set(), replacements: new Map(), failed: [] };
   for (const alloc of input.allocs) {
     if (alloc.desiredStatus !== 'run') continue;
     const node = input.nodes.get(alloc.nodeId);
@@ -100,6 +121,12 @@ function classify(input: ReconcileInput, result: Reconciled): Classified {
     } else if (alloc.clientStatus === 'lost' || node === undefined || node.status === 'down') {
       result.stop.push({ alloc, reason: 'node_lost' });
       out.replacements.set(alloc.index, alloc.id);
+    } else if (
+      alloc.clientStatus === 'failed' &&
+      job.reschedule !== undefined &&
+      alloc.jobVersion === job.version
+    ) {
+      out.failed.push(alloc);
     } else if (alloc.clientStatus === 'failed' || alloc.clientStatus === 'complete') {
       result.stop.push({ alloc, reason: 'alloc_failed' });
       out.replacements.set(alloc.index, alloc.id);
@@ -108,6 +135,47 @@ function classify(input: ReconcileInput, result: Reconciled): Classified {
     }
   }
   return out;
+}
+
+/**
+ * Failed allocations under a reschedule policy: replaced now (stopped, their slot
+ * refilled by the caller), or held — left failed and desired to run, their slot kept
+ * empty — until the delay passes, or for good once attempts are spent. A slot that
+ * still has a live allocation (a canary's old version) needs no replacement: its failed
+ * allocation is just stopped. Returns the held indexes.
+ */
+function applyReschedulePolicy(
+  input: ReconcileInput,
+  classified: Classified,
+  kept: ReadonlyMap<number, SchedAllocation[]>,
+  result: Reconciled,
+): Set<number> {
+  const held = new Set<number>();
+  const policy = input.job.reschedule;
+  if (policy === undefined || classified.failed.length === 0) return held;
+  assert(input.nowMs !== undefined, 'a reschedule policy needs nowMs in the context');
+  for (const alloc of classified.failed) {
+    const decision = kept.has(alloc.index)
+      ? ({ kind: 'now' } as const)
+      : decideReschedule(policy, alloc, input.allocs, input.nowMs);
+    if (decision.kind === 'now' || alloc.index >= input.job.count) {
+      result.stop.push({ alloc, reason: 'alloc_failed' });
+      if (!kept.has(alloc.index)) classified.replacements.set(alloc.index, alloc.id);
+      continue;
+    }
+    held.add(alloc.index);
+    result.held.push(
+      decision.kind === 'later'
+        ? {
+            allocId: alloc.id,
+            index: alloc.index,
+            reason: 'reschedule_delay',
+            eligibleAtMs: decision.eligibleAtMs,
+          }
+        : { allocId: alloc.id, index: alloc.index, reason: 'reschedule_exhausted' },
+    );
+  }
+  return held;
 }
 
 const statusRank: Record<ClientStatus, number> = {

@@ -67,6 +67,8 @@ export class SchedHarness {
     jobVersions: SchedJob[];
     deployments: SchedDeployment[];
   };
+  /** The simulated leader time passed to compute and stamped into status changes. */
+  nowMs = 0;
   #evals = 0;
   #prng: Prng;
 
@@ -108,7 +110,7 @@ export class SchedHarness {
 
   setStatus(allocId: string, clientStatus: ClientStatus): void {
     this.snapshot.allocations = this.snapshot.allocations.map((a) =>
-      a.id === allocId ? { ...a, clientStatus } : a,
+      a.id === allocId ? { ...a, clientStatus, modifiedAtMs: this.nowMs } : a,
     );
     this.snapshot.index += 1;
   }
@@ -141,7 +143,8 @@ export class SchedHarness {
   /** compute → applyPlan → apply the committed part to the snapshot. */
   evaluate(jobId: string, triggeredBy: Evaluation['triggeredBy'] = 'job-register'): EvaluateResult {
     const id = `e${++this.#evals}`;
-    const plan = compute(this.snapshot, { id, jobId, triggeredBy }, makeContext(id, this.#prng));
+    const ctx = { ...makeContext(id, this.#prng), nowMs: this.nowMs };
+    const plan = compute(this.snapshot, { id, jobId, triggeredBy }, ctx);
     const applied = applyPlan(this.snapshot, plan);
     this.commit(applied.committed);
     return { plan, applied };
@@ -154,7 +157,7 @@ export class SchedHarness {
     );
     const updated = new Map(plan.inPlaceUpdate.map((u) => [u.id, u.jobVersion]));
     this.snapshot.allocations = this.snapshot.allocations.map((a) => {
-      if (stopped.has(a.id)) return { ...a, desiredStatus: 'stop' };
+      if (stopped.has(a.id)) return { ...a, desiredStatus: 'stop', modifiedAtMs: this.nowMs };
       const version = updated.get(a.id);
       return version === undefined ? a : { ...a, jobVersion: version };
     });
@@ -170,6 +173,7 @@ export class SchedHarness {
         ports: p.ports,
         desiredStatus: 'run',
         clientStatus: 'pending',
+        modifiedAtMs: this.nowMs,
       });
     }
     if (plan.deployment) {

@@ -54,6 +54,22 @@ export interface SchedJob {
   status: 'running' | 'stopped';
   /** Image, command and env; absent means "unknown", which compares as unchanged. */
   task?: SchedTask;
+  /** When and how often a failed allocation is replaced; absent means at once, always. */
+  reschedule?: ReschedulePolicy;
+}
+
+/**
+ * Nomad's `reschedule` block, normalised (src/spec/normalize.ts `Job.reschedule`). The
+ * delay doubles with each earlier reschedule of the same slot, up to `maxDelayMs`.
+ */
+export interface ReschedulePolicy {
+  /** Reschedules allowed within `intervalMs` (ignored when `unlimited`). */
+  attempts: number;
+  /** The window attempts are counted over; 0 means the slot's whole history. */
+  intervalMs: number;
+  delayMs: number;
+  maxDelayMs: number;
+  unlimited: boolean;
 }
 
 export type NodeStatus = 'up' | 'down' | 'draining';
@@ -90,6 +106,12 @@ export interface SchedAllocation {
   ports: Readonly<Record<string, number>>;
   desiredStatus: 'run' | 'stop';
   clientStatus: ClientStatus;
+  /**
+   * The state row's `modifiedAtMs`: for a failed allocation still desired to run, when it
+   * failed; for a stopped one, when the plan stopped it (≈ when it was rescheduled). Only
+   * the reschedule policy reads it; required for failed allocations of jobs with one.
+   */
+  modifiedAtMs?: number;
 }
 
 export type DeploymentStatus = 'running' | 'paused' | 'successful' | 'failed' | 'cancelled';
@@ -134,6 +156,11 @@ export interface SchedContext {
   prng: Prng;
   /** The n-th fresh identifier of this computation (n = 0, 1, 2, …); must be unique. */
   idOf(n: number): string;
+  /**
+   * The leader's wall-clock time for this computation (ms since the epoch), passed in so
+   * compute stays pure. Required when a job has a reschedule policy.
+   */
+  nowMs?: number;
 }
 
 /** Why an allocation is stopped: a stable code, never prose to match on. */
@@ -220,4 +247,18 @@ export interface Plan {
   destructiveUpdate: DestructiveUpdate[];
   blocked?: Blocked;
   deployment?: PlanDeployment;
+  /** Failed allocations the reschedule policy keeps from being replaced now (absent: none). */
+  held?: RescheduleHold[];
+}
+
+/**
+ * A failed allocation left in place by the reschedule policy. It stays `failed` and
+ * desired to run, so its slot is not refilled: `reschedule_delay` until `eligibleAtMs`
+ * (evaluate again then), `reschedule_exhausted` for good (until a new job version).
+ */
+export interface RescheduleHold {
+  allocId: string;
+  index: number;
+  reason: 'reschedule_delay' | 'reschedule_exhausted';
+  eligibleAtMs?: number;
 }

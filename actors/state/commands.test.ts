@@ -24,7 +24,7 @@ describe('state command registry', () => {
       expect(kind.tag).toBeLessThan(200);
       expect(stateCommands.typeOfTag(kind.tag)).toBe(type);
     }
-    expect(stateCommandTypes.length).toBe(16);
+    expect(stateCommandTypes.length).toBe(17);
   });
 
   test('every command carries the leader-stamped atMs', () => {

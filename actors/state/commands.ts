@@ -217,6 +217,13 @@ export const JoinTokenCreated = z.object({
 export const JoinTokenUsed = z.object({ id: Id, nodeId: Id, atMs: AtMs });
 
 /**
+ * Canary promotion (`berth promote`, or the watcher under `auto_promote`): the rollout
+ * of the deployment's version may go past its canaries. Rejected at apply for an unknown
+ * or finished deployment; promoting twice is a harmless repeat.
+ */
+export const DeploymentPromoted = z.object({ id: Id, atMs: AtMs });
+
+/**
  * The state actor's command definitions. Merge them into the node-wide registry (tags
  * 100–199 are the state actor's); `stateCommands` is the registry of these alone.
  */
@@ -237,6 +244,7 @@ export const stateCommandDefinitions = {
   token_revoked: replicated(113, TokenRevoked),
   join_token_created: replicated(114, JoinTokenCreated),
   join_token_used: replicated(115, JoinTokenUsed),
+  deployment_promoted: replicated(116, DeploymentPromoted),
 };
 
 export const stateCommands = defineMessageKinds(stateCommandDefinitions);

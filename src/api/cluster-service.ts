@@ -104,6 +104,8 @@ export interface DeploymentView {
   status: string;
   /** Why it ended that way (e.g. which allocation failed), when known. */
   detail?: string;
+  /** Canaries promoted: the rollout goes past them (absent when the service does not know). */
+  promoted?: boolean;
   updatedAtMs: number;
 }
 
@@ -223,6 +225,14 @@ export interface ClusterService {
    * answer 501 when absent. Rejects `allocation_not_found` and `node_unreachable`.
    */
   allocationLogs?(allocId: string, query: AllocationLogQuery): Promise<AllocationLogs>;
+  /**
+   * Promotes the canaries of the job's active (running or paused) deployment for its
+   * current version: proposes `deployment_promoted` and resolves once applied, with the
+   * deployment as it now reads. Promoting twice is harmless. Optional: the promote route
+   * answers 501 when absent. Rejects `job_not_found`, `deployment_not_found`, `not_leader`
+   * (only when nothing was appended).
+   */
+  promoteDeployment?(jobName: string): Promise<{ index: number; deployment: DeploymentView }>;
 
   /** The committed log the event stream reads from (durable: streams resume by index). */
   readonly events: CommittedLog;

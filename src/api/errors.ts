@@ -34,6 +34,7 @@ export const statusByCode: Readonly<Record<string, ContentfulStatusCode>> = {
   peer_not_found: 404,
   node_not_found: 404,
   allocation_not_found: 404,
+  deployment_not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
   already_leader: 409,

@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'bun:test';
+import { createApi } from './app.ts';
+import type { ClusterService } from './cluster-service.ts';
 import { createHarness, errorCode, sampleJob } from './test-harness.ts';
 
 interface JobBody {
@@ -205,5 +207,78 @@ describe('/v1/jobs', () => {
       ]);
     }
     expect(h.commitIndex()).toBe(before);
+  });
+});
+
+describe('POST /v1/jobs/:name/promote', () => {
+  test('promotes the running deployment of the current version and answers with it', async () => {
+    // Proves the route picks the current version's active deployment, commits once, and is repeatable.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, image: 'nginx:1.28' } });
+    const d = { job: 'web', status: 'running' };
+    h.service.record('deployment.updated', { id: 'd1', jobVersion: 1, ...d });
+    h.service.record('deployment.updated', { id: 'd2', jobVersion: 2, ...d });
+    const before = h.commitIndex();
+    const res = await h.call('POST', '/v1/jobs/web/promote', { token: h.tokens.deploy });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { index: number; deployment: Record<string, unknown> };
+    expect(body.index).toBe(before + 1);
+    expect(body.deployment).toMatchObject({ id: 'd2', jobVersion: 2, promoted: true });
+    const list = await h.call('GET', '/v1/deployments?job=web');
+    const items = ((await list.json()) as { items: { id: string; promoted: boolean }[] }).items;
+    expect(items.map((i) => [i.id, i.promoted])).toEqual([
+      ['d1', false],
+      ['d2', true],
+    ]);
+    const again = await h.call('POST', '/v1/jobs/web/promote');
+    expect(again.status).toBe(200);
+  });
+
+  test('no active deployment is 404 deployment_not_found; unknown job, read-only token refused', async () => {
+    // Proves each refusal has its code and writes nothing to the log.
+    const h = await createHarness();
+    await h.call('POST', '/v1/jobs', { body: sampleJob });
+    await h.call('POST', '/v1/jobs', { body: { ...sampleJob, name: 'api' } });
+    h.service.record('deployment.updated', {
+      id: 'd1',
+      job: 'web',
+      jobVersion: 1,
+      status: 'successful',
+    });
+    h.service.record('deployment.updated', {
+      id: 'd2',
+      job: 'api',
+      jobVersion: 7,
+      status: 'running',
+    });
+    const before = h.commitIndex();
+    for (const [path, token, status, code] of [
+      ['/v1/jobs/web/promote', h.tokens.deploy, 404, 'deployment_not_found'],
+      ['/v1/jobs/api/promote', h.tokens.deploy, 404, 'deployment_not_found'],
+      ['/v1/jobs/ghost/promote', h.tokens.deploy, 404, 'job_not_found'],
+      ['/v1/jobs/Bad_Name/promote', h.tokens.deploy, 404, 'job_not_found'],
+      ['/v1/jobs/web/promote', h.tokens.read, 403, 'forbidden'],
+    ] as const) {
+      const res = await h.call('POST', path, { token });
+      expect([path, res.status, await errorCode(res)]).toEqual([path, status, code]);
+    }
+    expect(h.commitIndex()).toBe(before);
+  });
+
+  test('a service without promoteDeployment answers 501 not_implemented', async () => {
+    // Proves the method is optional: the route refuses cleanly instead of crashing.
+    const h = await createHarness();
+    const bare = new Proxy(h.service, {
+      get(target, key) {
+        if (key === 'promoteDeployment') return undefined;
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as ClusterService;
+    const app = createApi({ service: bare, clock: h.clock });
+    const headers = { authorization: `Bearer ${h.tokens.deploy}` };
+    const res = await app.request('/v1/jobs/web/promote', { method: 'POST', headers });
+    expect([res.status, await errorCode(res)]).toEqual([501, 'not_implemented']);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `/v1/jobs`: register (POST), list, read, stop (DELETE), version history, revert to an
- * earlier version, and the job's allocations.
+ * earlier version, promote a canary deployment, and the job's allocations.
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
@@ -75,6 +75,18 @@ export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       revertedTo: target.version,
       job: stored,
     });
+  });
+
+  // Canaries wait beside the old version until promoted (Nomad's `deployment promote`).
+  app.post('/v1/jobs/:name/promote', requireRole('deploy'), async (c) => {
+    const name = jobName(c.req.param('name'));
+    if (!service.promoteDeployment) {
+      throw new BerthError('not_implemented', 'promotion is not available on this server');
+    }
+    await readBarrier(deps, c, false);
+    if (!(await service.getJob(name))) throw jobNotFound(name);
+    const { index, deployment } = await deps.hold(() => service.promoteDeployment!(name));
+    return c.json({ index, deployment });
   });
 
   app.get('/v1/jobs', requireRole('read-only'), async (c) => {

@@ -111,6 +111,7 @@ export const testServiceKinds = defineMessageKinds({
       ...at,
     }),
   ),
+  'deployment.promoted': replicated(10, z.strictObject({ id: z.string(), ...at })),
 });
 type Kinds = DefinitionsOf<typeof testServiceKinds>;
 type EntryType = keyof Kinds & string;
@@ -122,7 +123,7 @@ CREATE TABLE t_secrets (name TEXT PRIMARY KEY, version INTEGER NOT NULL, ciphert
 CREATE TABLE t_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash_hex TEXT NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL);
 CREATE TABLE t_nodes (id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, status TEXT NOT NULL, voter INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
 CREATE TABLE t_allocations (id TEXT PRIMARY KEY, job TEXT NOT NULL, job_version INTEGER NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
-CREATE TABLE t_deployments (id TEXT PRIMARY KEY, job TEXT NOT NULL, job_version INTEGER NOT NULL, status TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
+CREATE TABLE t_deployments (id TEXT PRIMARY KEY, job TEXT NOT NULL, job_version INTEGER NOT NULL, status TEXT NOT NULL, updated_at_ms INTEGER NOT NULL, promoted INTEGER NOT NULL DEFAULT 0);
 `;
 
 /** Applies one committed entry to the tables (inside the consumer's transaction). */
@@ -176,7 +177,14 @@ function applyEntry(tx: StateTx, entry: TypedEntry<Kinds, EntryType>): void {
       return;
     case 'deployment.updated':
       tx.run(
-        sql`INSERT OR REPLACE INTO t_deployments VALUES (${entry.data.id}, ${entry.data.job}, ${entry.data.jobVersion}, ${entry.data.status}, ${entry.data.atMs})`,
+        sql`INSERT INTO t_deployments (id, job, job_version, status, updated_at_ms) VALUES (${entry.data.id}, ${entry.data.job}, ${entry.data.jobVersion}, ${entry.data.status}, ${entry.data.atMs})
+          ON CONFLICT (id) DO UPDATE SET job = excluded.job, job_version = excluded.job_version, status = excluded.status, updated_at_ms = excluded.updated_at_ms`,
+      );
+      return;
+    case 'deployment.promoted':
+      // As the state machine does: only an active deployment can be promoted.
+      tx.run(
+        sql`UPDATE t_deployments SET promoted = 1, updated_at_ms = ${entry.data.atMs} WHERE id = ${entry.data.id} AND status IN ('running', 'paused')`,
       );
       return;
   }
@@ -192,6 +200,7 @@ const consumedTypes = Object.keys({
   'node.registered': 1,
   'allocation.updated': 1,
   'deployment.updated': 1,
+  'deployment.promoted': 1,
 } satisfies Record<EntryType, 1>) as EntryType[];
 
 export interface TestClusterServiceOptions {
@@ -358,13 +367,37 @@ export class TestClusterService implements api.ClusterService {
       q.job ?? null,
       q.limit,
     );
-    return rows.map((r) => ({
-      id: r.id,
-      job: r.job,
-      jobVersion: r.job_version,
-      status: r.status,
-      updatedAtMs: r.updated_at_ms,
-    }));
+    return rows.map(deploymentView);
+  }
+
+  /** The job's newest active deployment of its current version, promoted (see the contract). */
+  async promoteDeployment(
+    jobName: string,
+  ): Promise<{ index: number; deployment: api.DeploymentView }> {
+    if (this.#leaderless) throw notLeader();
+    this.#applyCommitted();
+    const job = this.getJob(jobName);
+    if (!job) throw new BerthError('job_not_found', `no job named ${JSON.stringify(jobName)}`);
+    const row = this.#sqlite
+      .query(
+        "SELECT id FROM t_deployments WHERE job = ? AND job_version = ? AND status IN ('running', 'paused') ORDER BY id DESC LIMIT 1",
+      )
+      .get(jobName, job.version) as { id: string } | null;
+    if (!row) {
+      throw new BerthError(
+        'deployment_not_found',
+        `job ${JSON.stringify(jobName)} has no running deployment for version ${job.version}`,
+      );
+    }
+    const entry = this.events.append('deployment.promoted', {
+      id: row.id,
+      atMs: this.#clock.wallMs(),
+    });
+    this.#applyCommitted();
+    const updated = this.#sqlite
+      .query('SELECT * FROM t_deployments WHERE id = ?')
+      .get(row.id) as DeployRow;
+    return { index: entry.index, deployment: deploymentView(updated) };
   }
 
   listSecrets(q: api.ListQuery): api.SecretMetaView[] {
@@ -570,6 +603,18 @@ interface DeployRow {
   job_version: number;
   status: string;
   updated_at_ms: number;
+  promoted: number;
+}
+
+function deploymentView(r: DeployRow): api.DeploymentView {
+  return {
+    id: r.id,
+    job: r.job,
+    jobVersion: r.job_version,
+    status: r.status,
+    promoted: r.promoted === 1,
+    updatedAtMs: r.updated_at_ms,
+  };
 }
 
 function jobView(r: JobRow): api.JobView {

@@ -10,6 +10,7 @@ import {
   decideDeploymentStatus,
   decidePlan,
   type PlanLookups,
+  terminalDeploymentStatuses,
   type Verdict,
 } from '../../actors/state/rules.ts';
 import type { StateTx } from '../mailbox/log-consumer.ts';
@@ -141,6 +142,38 @@ export function applyDeploymentStatus(
   if (!verdict.ok) return verdict;
   tx.update(deployments)
     .set({ status, detail, modifiedAtMs: atMs, modifyIndex: entry.index })
+    .where(eq(deployments.id, id))
+    .run();
+  return accepted;
+}
+
+/**
+ * Promotes a running (or paused) deployment's canaries. An unknown or finished deployment
+ * is a rejected no-op: promoting it would change nothing the scheduler reads, and the
+ * proposer learns why from the code.
+ */
+export function applyDeploymentPromoted(
+  tx: StateTx,
+  entry: StateEntry<'deployment_promoted'>,
+): Verdict {
+  const { id, atMs } = entry.data;
+  const current = tx
+    .select({ status: deployments.status })
+    .from(deployments)
+    .where(eq(deployments.id, id))
+    .get();
+  if (current === undefined) {
+    return { ok: false, code: 'deployment_unknown', reason: `deployment ${id} is unknown` };
+  }
+  if (terminalDeploymentStatuses.includes(current.status)) {
+    return {
+      ok: false,
+      code: 'deployment_terminal',
+      reason: `deployment ${id} is ${current.status}; it cannot be promoted`,
+    };
+  }
+  tx.update(deployments)
+    .set({ promoted: true, modifiedAtMs: atMs, modifyIndex: entry.index })
     .where(eq(deployments.id, id))
     .run();
   return accepted;

@@ -189,6 +189,30 @@ export function listDeployments(
   return db.select().from(deployments).where(where).orderBy(asc(deployments.id)).all();
 }
 
+/**
+ * The deployment `berth promote` acts on: the job's newest running or paused deployment
+ * of its current version, or undefined when there is none (or no such job).
+ */
+export function activeDeploymentOf(
+  db: StateReader,
+  jobId: string,
+): typeof deployments.$inferSelect | undefined {
+  const job = db.select({ version: jobs.version }).from(jobs).where(eq(jobs.id, jobId)).get();
+  if (!job) return undefined;
+  return db
+    .select()
+    .from(deployments)
+    .where(
+      and(
+        eq(deployments.jobId, jobId),
+        eq(deployments.jobVersion, job.version),
+        inArray(deployments.status, ['running', 'paused']),
+      ),
+    )
+    .orderBy(desc(deployments.createdAtMs), desc(deployments.id))
+    .get();
+}
+
 export function listEvaluations(
   db: StateReader,
   filter: { jobId?: string; status?: (typeof evaluations.$inferSelect)['status'] } = {},

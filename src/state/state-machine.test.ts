@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { limits } from '../core/limits.ts';
 import {
+  activeDeploymentOf,
   findJoinTokenByHash,
   findTokenByHash,
   getAllocation,
@@ -288,6 +289,51 @@ describe('plans, allocations, deployments', () => {
       'deployment_terminal',
       'deployment_unknown',
     ]);
+  });
+
+  test('deployment_promoted promotes an active deployment once; unknown or finished ones are rejected', () => {
+    // Proves promoted starts false, becomes true (repeat harmless), and rejection codes.
+    const state = withPlacedJob();
+    expect(listDeployments(state.db)).toMatchObject([{ id: 'd1', promoted: false }]);
+    state.submit('deployment_status', { id: 'd1', status: 'paused', detail: '', atMs: 4_000 });
+    state.submit('deployment_promoted', { id: 'd1', atMs: 5_000 });
+    state.submit('deployment_promoted', { id: 'd1', atMs: 5_500 });
+    expect(listDeployments(state.db)).toMatchObject([
+      { id: 'd1', promoted: true, status: 'paused', modifiedAtMs: 5_500 },
+    ]);
+    state.submit('deployment_promoted', { id: 'dx', atMs: 6_000 });
+    state.submit(
+      'plan_committed',
+      planCommitted({ evalId: 'e2', jobVersion: 1, deployment: { id: 'd2' }, atMs: 6_000 }),
+    );
+    state.submit('deployment_status', { id: 'd2', status: 'failed', detail: '', atMs: 6_500 });
+    state.submit('deployment_promoted', { id: 'd2', atMs: 7_000 });
+    expect(listDeployments(state.db).find((d) => d.id === 'd2')).toMatchObject({
+      promoted: false,
+      status: 'failed',
+    });
+    expect(rejections(state).map((r) => r.code)).toEqual([
+      'deployment_unknown',
+      'deployment_terminal',
+    ]);
+  });
+});
+
+describe('activeDeploymentOf', () => {
+  test('finds the running deployment of the current version only', () => {
+    // Proves the promote lookup ignores older versions, finished deployments and unknown jobs.
+    const state = withPlacedJob();
+    expect(activeDeploymentOf(state.db, 'web')?.id).toBe('d1');
+    expect(activeDeploymentOf(state.db, 'ghost')).toBeUndefined();
+    state.submit('job_registered', jobRegistered('web', { atMs: 4_000 }));
+    expect(activeDeploymentOf(state.db, 'web')).toBeUndefined();
+    state.submit(
+      'plan_committed',
+      planCommitted({ evalId: 'e2', jobVersion: 2, deployment: { id: 'd2' }, atMs: 5_000 }),
+    );
+    expect(activeDeploymentOf(state.db, 'web')?.id).toBe('d2');
+    state.submit('deployment_status', { id: 'd2', status: 'successful', detail: '', atMs: 6_000 });
+    expect(activeDeploymentOf(state.db, 'web')).toBeUndefined();
   });
 });
 

@@ -36,7 +36,12 @@ import {
   applyJobStopped,
 } from './apply-jobs.ts';
 import { applyNodeRegistered, applyNodeRemoved, applyNodeStatus } from './apply-nodes.ts';
-import { applyAllocationStatus, applyDeploymentStatus, applyPlanCommitted } from './apply-plans.ts';
+import {
+  applyAllocationStatus,
+  applyDeploymentPromoted,
+  applyDeploymentStatus,
+  applyPlanCommitted,
+} from './apply-plans.ts';
 
 /** The state actor's key in `actor_cursors`. */
 export const stateActorName = 'state';
@@ -61,6 +66,7 @@ const handlers: Handlers = {
   token_revoked: applyTokenRevoked,
   join_token_created: applyJoinTokenCreated,
   join_token_used: applyJoinTokenUsed,
+  deployment_promoted: applyDeploymentPromoted,
 };
 
 export interface StateMachineOptions {

@@ -158,6 +158,10 @@ const clusterGenerators: Generator[] = [
     },
   }),
   ({ prng, atMs }) => ({
+    type: 'deployment_promoted',
+    data: { id: prng.pick(pool('d')), atMs },
+  }),
+  ({ prng, atMs }) => ({
     type: 'evaluation_created',
     data: {
       id: prng.pick(pool('e')),

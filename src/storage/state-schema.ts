@@ -158,6 +158,8 @@ export const deployments = sqliteTable('deployments', {
   createdAtMs: integer('created_at_ms').notNull(),
   modifiedAtMs: integer('modified_at_ms').notNull(),
   modifyIndex: integer('modify_index').notNull(),
+  /** Canaries promoted (deployment_promoted): the rollout may go past them. */
+  promoted: integer('promoted', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const evaluations = sqliteTable('evaluations', {

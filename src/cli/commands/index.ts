@@ -6,6 +6,7 @@ import { eventCommands } from './events.ts';
 import { jobCommands } from './job.ts';
 import { logCommands } from './logs.ts';
 import { nodeCommands } from './node.ts';
+import { promoteCommands } from './promote.ts';
 import { raftCommands } from './raft.ts';
 import { secretCommands } from './secret.ts';
 import { serverCommands } from './server.ts';
@@ -18,6 +19,7 @@ export function allCommands(): Command[] {
     ...statusCommands,
     ...nodeCommands,
     ...deployCommands,
+    ...promoteCommands,
     ...jobCommands,
     ...logCommands,
     ...secretCommands,

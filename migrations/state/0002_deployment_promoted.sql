@@ -1,0 +1,1 @@
+ALTER TABLE `deployments` ADD `promoted` integer DEFAULT false NOT NULL;
