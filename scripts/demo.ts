@@ -48,6 +48,7 @@ interface DemoNode {
   logPath: string;
   apiPort: number;
   peerPort: number;
+  httpPort: number;
   process?: Subprocess;
 }
 
@@ -76,12 +77,14 @@ function planNodes(dir: string): DemoNode[] {
   const taken = new Set<number>();
   const apiPorts = freePortsFrom(4646, nodeCount, taken);
   const peerPorts = freePortsFrom(4650, nodeCount, taken);
+  const httpPorts = freePortsFrom(8080, nodeCount, taken);
   return apiPorts.map((apiPort, i) => ({
     name: `n${i + 1}`,
     dataDir: join(dir, `n${i + 1}`),
     logPath: join(dir, `n${i + 1}.log`),
     apiPort,
     peerPort: peerPorts[i] as number,
+    httpPort: httpPorts[i] as number,
   }));
 }
 
@@ -106,6 +109,7 @@ function nodeFlags(node: DemoNode): string[] {
   return [
     ...['--data-dir', node.dataDir, '--name', node.name, '--bind', '127.0.0.1'],
     ...['--api-port', String(node.apiPort), '--peer-port', String(node.peerPort)],
+    ...['--http-port', String(node.httpPort)],
   ];
 }
 

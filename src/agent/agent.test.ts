@@ -63,7 +63,7 @@ beforeAll(async () => {
   adminToken = init.adminToken;
   caPem = init.caPem;
   agent = await Agent.start(
-    resolveConfig({ nodeName: 'n1', dataDir: dir, apiPort: 0, peerPort: 0 }),
+    resolveConfig({ nodeName: 'n1', dataDir: dir, apiPort: 0, peerPort: 0, httpPort: 0 }),
     {
       onFatal: (e) => {
         throw e;

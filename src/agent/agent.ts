@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Server } from 'bun';
 import { Hono } from 'hono';
 import { defaultRaftConfig } from '../../actors/leader-election/index.ts';
+import { buildRouteTable } from '../../actors/router/index.ts';
 import { createApi } from '../api/app.ts';
 import type { ApiEnv } from '../api/env.ts';
 import { serveApi } from '../api/server.ts';
@@ -26,6 +27,7 @@ import { MetricsRegistry } from '../metrics/registry.ts';
 import { certificateInfo } from '../pki/index.ts';
 import { RaftHost } from '../raft/raft-host.ts';
 import { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
+import { Router, routeTableInputFromState } from '../router/index.ts';
 import { ActorSystem } from '../runtime/index.ts';
 import { type Keyring, keyringFileName, readKeyring } from '../secrets/keyring.ts';
 import * as q from '../state/queries.ts';
@@ -81,6 +83,7 @@ export class Agent {
   #peerSignature = '';
   #supervision: Supervision | undefined;
   #system: ActorSystem | undefined;
+  #router: Router | undefined;
   #stopped = false;
 
   private constructor(parts: {
@@ -225,6 +228,14 @@ export class Agent {
       await started.stop();
       throw error;
     }
+    if (config.httpPort !== 0) {
+      try {
+        started.#router = startRouter(config, state, metrics, logger);
+      } catch (error) {
+        await started.stop();
+        throw listenFailed('router', config.bindAddress, config.httpPort, error);
+      }
+    }
     const supervision = started.#supervision;
     service.attachLogs((allocId, query) => supervision.host.logs(allocId, query), tls.caPem);
     started.#syncPeers();
@@ -246,6 +257,7 @@ export class Agent {
     await this.#system?.shutdown();
     // Tasks keep running: the next agent adopts them by their labels (DESIGN.md §5).
     await this.#supervision?.close();
+    await this.#router?.stop({ force: true });
     this.#server.stop(true);
     await this.raft.close();
     this.state.close();
@@ -328,6 +340,38 @@ function listenApi(
     port,
     tls: { cert: certPem, key: keyPem },
   }) as unknown as Server<unknown>;
+}
+
+/**
+ * The node's router: its table is rebuilt from committed state after every applied batch
+ * (routes only ever come from the log, plus the router's own passive health), so with no
+ * leader it keeps serving the last table it built.
+ */
+function startRouter(
+  config: AgentConfig,
+  state: StateHost,
+  metrics: MetricsRegistry,
+  logger: Logger,
+): Router {
+  const router = new Router({
+    listen: { hostname: config.bindAddress, port: config.httpPort },
+    logger,
+    metrics,
+  });
+  router.start();
+  let signature = '';
+  const refresh = () => {
+    const table = buildRouteTable(routeTableInputFromState(state.db));
+    const next = JSON.stringify(table.routes);
+    if (next === signature) return;
+    signature = next;
+    router.setTable(table);
+    for (const problem of table.problems)
+      logger.warn('route problem', { problem: String(problem) });
+  };
+  refresh();
+  state.onApplied(refresh);
+  return router;
 }
 
 /** Forwarding first, then the public join routes, then the authenticated API. */

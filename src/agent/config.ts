@@ -27,6 +27,11 @@ export const AgentConfigSchema = z
     peerPort: port.default(4650),
     /** Port of the HTTPS API and panel. Default 4646 (Nomad's, familiar to operators). */
     apiPort: port.default(4646),
+    /**
+     * Port of the HTTP router that proxies routed jobs (`routes:` in a spec) to healthy
+     * allocations anywhere in the cluster. Default 80; 0 turns the router off.
+     */
+    httpPort: port.default(80),
     /** Raft tick interval in ms; timeouts are whole ticks. Default 50 ms (see the Raft core). */
     raftTickMs: z.number().int().min(5).max(1_000).default(50),
     /**
@@ -68,11 +73,12 @@ const envFields = {
   BERTH_ADVERTISE_ADDRESS: 'advertiseAddress',
   BERTH_PEER_PORT: 'peerPort',
   BERTH_API_PORT: 'apiPort',
+  BERTH_HTTP_PORT: 'httpPort',
   BERTH_LOG_LEVEL: 'logLevel',
   BERTH_LOG: 'logLevel',
 } as const;
 
-const numericFields = new Set(['peerPort', 'apiPort']);
+const numericFields = new Set(['peerPort', 'apiPort', 'httpPort']);
 
 /** Reads `BERTH_*` variables into a partial config (numbers parsed, nothing validated yet). */
 export function configFromEnv(env: Record<string, string | undefined>): Record<string, unknown> {

@@ -179,6 +179,7 @@ export class RaftClusterService implements api.ClusterService {
         jobVersion: d.jobVersion,
         status: d.status,
         detail: d.detail,
+        promoted: d.promoted,
         updatedAtMs: d.modifiedAtMs,
       }));
   }
@@ -246,6 +247,36 @@ export class RaftClusterService implements api.ClusterService {
     if (q.getNode(this.#state.db, String(id)))
       await this.proposeState('node_removed', { id: String(id) });
     return { index };
+  }
+
+  async promoteDeployment(
+    jobName: string,
+  ): Promise<{ index: number; deployment: api.DeploymentView }> {
+    if (!q.getJob(this.#state.db, jobName))
+      throw new BerthError('job_not_found', `no job ${jobName}`);
+    const active = q.activeDeploymentOf(this.#state.db, jobName);
+    if (!active) {
+      throw new BerthError(
+        'deployment_not_found',
+        `${jobName} has no rollout waiting for promotion`,
+      );
+    }
+    const { index } = await this.proposeState('deployment_promoted', { id: active.id });
+    const d =
+      q.listDeployments(this.#state.db, { jobId: jobName }).find((x) => x.id === active.id) ??
+      active;
+    return {
+      index,
+      deployment: {
+        id: d.id,
+        job: d.jobId,
+        jobVersion: d.jobVersion,
+        status: d.status,
+        detail: d.detail,
+        promoted: d.promoted,
+        updatedAtMs: d.modifiedAtMs,
+      },
+    };
   }
 
   async drainNode(id: string, enable: boolean): Promise<api.ProposeAck> {

@@ -46,6 +46,7 @@ export function schedJobOf(spec: Job, version: number, status: 'running' | 'stop
     constraints: spec.constraints.map(constraintOf),
     spread: spec.spread,
     update: { maxParallel: spec.update.maxParallel, canary: spec.update.canary },
+    reschedule: spec.reschedule,
     status,
     task: {
       image:
@@ -68,6 +69,7 @@ function allocationOf(a: q.AllocationView): SchedAllocation {
     ports: a.ports,
     desiredStatus: a.desiredStatus,
     clientStatus: a.clientStatus,
+    modifiedAtMs: a.modifiedAtMs,
   };
 }
 
@@ -127,7 +129,7 @@ export function buildSnapshot(db: StateReader, index: number): Snapshot {
     jobId: d.jobId,
     jobVersion: d.jobVersion,
     status: d.status,
-    promoted: false,
+    promoted: d.promoted,
   }));
   return { index, nodes, jobs, allocations, jobVersions, deployments };
 }

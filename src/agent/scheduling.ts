@@ -15,7 +15,13 @@
  * old allocations in place and replaces the failed ones.
  */
 import { randomUUID } from 'node:crypto';
-import { applyPlan, compute, planIsEmpty, toPlanCommitted } from '../../actors/scheduler/index.ts';
+import {
+  applyPlan,
+  compute,
+  planIsEmpty,
+  shouldAutoPromote,
+  toPlanCommitted,
+} from '../../actors/scheduler/index.ts';
 import type { Logger } from '../core/logger.ts';
 import { createPrng } from '../core/prng.ts';
 import type { RaftHost } from '../raft/raft-host.ts';
@@ -71,7 +77,7 @@ export class Scheduling {
     const plan = compute(
       snapshot,
       { id: evalId, jobId, triggeredBy: 'periodic' },
-      { prng: this.#prng, idOf: (n) => `${evalId.slice(0, 8)}-${n}` },
+      { prng: this.#prng, idOf: (n) => `${evalId.slice(0, 8)}-${n}`, nowMs: Date.now() },
     );
     this.#noteBlocked(
       jobId,
@@ -114,6 +120,13 @@ export class Scheduling {
       if (!job) continue;
       if (job.version !== d.jobVersion) {
         await this.#setDeployment(d.id, 'cancelled', `superseded by version ${job.version}`);
+        continue;
+      }
+      const spec = job.spec as unknown as Job;
+      const allocs = q.listAllocations(this.#state.db, { jobId: d.jobId });
+      if (shouldAutoPromote(spec, d, allocs, nowMs)) {
+        await this.#service.proposeState('deployment_promoted', { id: d.id });
+        this.#logger.info('canaries healthy: deployment promoted', { deployment: d.id });
         continue;
       }
       const verdict = judgeDeployment(

@@ -58,6 +58,8 @@ export interface TestNode {
   logPath: string;
   apiPort: number;
   peerPort: number;
+  /** The node's HTTP router. */
+  httpPort: number;
   process: Subprocess | undefined;
 }
 
@@ -355,7 +357,7 @@ export class TestCluster {
       throw new Error(`a TestCluster runs at most ${harnessLimits.nodesMax} nodes`);
     }
     const index = this.nodes.length;
-    const [apiPort, peerPort] = freePorts(2) as [number, number];
+    const [apiPort, peerPort, httpPort] = freePorts(3) as [number, number, number];
     const node: TestNode = {
       index,
       nodeId: 0,
@@ -364,6 +366,7 @@ export class TestCluster {
       logPath: join(this.dir, `n${index + 1}.log`),
       apiPort,
       peerPort,
+      httpPort,
       process: undefined,
     };
     this.nodes.push(node);
@@ -382,6 +385,8 @@ export class TestCluster {
       String(node.apiPort),
       '--peer-port',
       String(node.peerPort),
+      '--http-port',
+      String(node.httpPort),
     ];
   }
 

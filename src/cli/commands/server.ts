@@ -26,6 +26,7 @@ const nodeFlags: FlagSpec[] = [
   { name: 'advertise', help: 'address other nodes dial (default: --bind)' },
   { name: 'api-port', help: 'HTTPS API port (default 4646)' },
   { name: 'peer-port', help: 'peer (Raft) port (default 4650)' },
+  { name: 'http-port', help: 'HTTP router port (default 80; 0 turns the router off)' },
 ];
 
 const agentFileName = 'agent.yml';
@@ -43,6 +44,7 @@ function nodeSettings(args: ParsedArgs): Record<string, unknown> {
   if (flagString(args, 'api-port') !== undefined) set('apiPort', flagInt(args, 'api-port', 4646));
   if (flagString(args, 'peer-port') !== undefined)
     set('peerPort', flagInt(args, 'peer-port', 4650));
+  if (flagString(args, 'http-port') !== undefined) set('httpPort', flagInt(args, 'http-port', 80));
   return out;
 }
 
@@ -69,6 +71,7 @@ function saveAgentFile(config: ReturnType<typeof resolveConfig>): void {
     ...(config.advertiseAddress ? { advertiseAddress: config.advertiseAddress } : {}),
     apiPort: config.apiPort,
     peerPort: config.peerPort,
+    httpPort: config.httpPort,
   };
   writeFileAtomic(join(config.dataDir, agentFileName), `${JSON.stringify(keep, null, 2)}\n`, 0o644);
 }
