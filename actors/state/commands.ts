@@ -223,6 +223,22 @@ export const JoinTokenUsed = z.object({ id: Id, nodeId: Id, atMs: AtMs });
  */
 export const DeploymentPromoted = z.object({ id: Id, atMs: AtMs });
 
+/** What a job in maintenance answers with when the operator gives no message. */
+export const defaultMaintenanceMessage = 'This service is down for maintenance.';
+
+/**
+ * Maintenance mode for a job (kamal-proxy's `stop --message`): while enabled, every router
+ * answers the job's routes with 503 and the message instead of proxying. `message` is only
+ * meaningful when enabling; apply stores the default when it is absent. Rejected at apply
+ * for an unknown job.
+ */
+export const JobMaintenance = z.object({
+  id: Id,
+  enabled: z.boolean(),
+  message: z.string().min(1).max(limits.stateMaintenanceMessageLengthMax).optional(),
+  atMs: AtMs,
+});
+
 /**
  * The state actor's command definitions. Merge them into the node-wide registry (tags
  * 100–199 are the state actor's); `stateCommands` is the registry of these alone.
@@ -245,6 +261,7 @@ export const stateCommandDefinitions = {
   join_token_created: replicated(114, JoinTokenCreated),
   join_token_used: replicated(115, JoinTokenUsed),
   deployment_promoted: replicated(116, DeploymentPromoted),
+  job_maintenance: replicated(117, JobMaintenance),
 };
 
 export const stateCommands = defineMessageKinds(stateCommandDefinitions);

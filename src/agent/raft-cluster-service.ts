@@ -279,6 +279,19 @@ export class RaftClusterService implements api.ClusterService {
     };
   }
 
+  /** Maintenance on (its routes answer 503 with the message) or off, replicated. */
+  async setJobMaintenance(
+    jobName: string,
+    enabled: boolean,
+    message?: string,
+  ): Promise<{ index: number; maintenance: api.JobMaintenanceView }> {
+    if (!q.getJob(this.#state.db, jobName))
+      throw new BerthError('job_not_found', `no job ${jobName}`);
+    const { index } = await this.proposeState('job_maintenance', { id: jobName, enabled, message });
+    const stored = q.getJob(this.#state.db, jobName)?.maintenanceMessage ?? null;
+    return { index, maintenance: { enabled: stored !== null, message: stored } };
+  }
+
   async drainNode(id: string, enable: boolean): Promise<api.ProposeAck> {
     if (!q.getNode(this.#state.db, id)) throw new BerthError('node_not_found', `no node ${id}`);
     return this.proposeState('node_status', { id, status: enable ? 'draining' : 'up' });
@@ -427,6 +440,7 @@ function canonical(value: unknown): string {
 
 function jobView(job: q.JobView): api.JobView {
   return {
+    maintenance: { enabled: job.maintenanceMessage !== null, message: job.maintenanceMessage },
     name: job.id,
     version: job.version,
     status: job.status,

@@ -72,6 +72,15 @@ export interface JobView {
   /** Log index of the entry that last changed the job. */
   index: number;
   updatedAtMs: number;
+  /** Maintenance mode (job_maintenance); absent when the service does not know it. */
+  maintenance?: JobMaintenanceView;
+}
+
+/** Whether a job's routes answer 503 with `message` instead of proxying. */
+export interface JobMaintenanceView {
+  enabled: boolean;
+  /** What routers answer with; null when maintenance is off. */
+  message: string | null;
 }
 
 export interface JobVersionView {
@@ -233,6 +242,18 @@ export interface ClusterService {
    * (only when nothing was appended).
    */
   promoteDeployment?(jobName: string): Promise<{ index: number; deployment: DeploymentView }>;
+  /**
+   * Puts a job in maintenance (every router answers its routes with 503 and the message;
+   * the default message when none is given) or, with `enabled: false`, takes it out:
+   * proposes `job_maintenance` and resolves once applied, with the state as it now reads.
+   * Optional: the maintenance route answers 501 when absent. Rejects `job_not_found`,
+   * `not_leader` (only when nothing was appended).
+   */
+  setJobMaintenance?(
+    jobName: string,
+    enabled: boolean,
+    message?: string,
+  ): Promise<{ index: number; maintenance: JobMaintenanceView }>;
 
   /** The committed log the event stream reads from (durable: streams resume by index). */
   readonly events: CommittedLog;

@@ -1,6 +1,6 @@
 /**
  * `/v1/jobs`: register (POST), list, read, stop (DELETE), version history, revert to an
- * earlier version, promote a canary deployment, and the job's allocations.
+ * earlier version, promote a canary deployment, maintenance mode, and the job's allocations.
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
@@ -16,6 +16,12 @@ import { NameSchema } from './job-spec.ts';
 /** `POST /v1/jobs/:name/revert`: which version to bring back (default: the previous one). */
 const RevertBodySchema = z.strictObject({
   version: z.number().int().min(1).optional(),
+});
+
+/** `POST /v1/jobs/:name/maintenance`: on with an optional message, or off. */
+const MaintenanceBodySchema = z.strictObject({
+  enabled: z.boolean(),
+  message: z.string().min(1).max(limits.stateMaintenanceMessageLengthMax).optional(),
 });
 
 function jobNotFound(name: string): BerthError {
@@ -87,6 +93,21 @@ export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!(await service.getJob(name))) throw jobNotFound(name);
     const { index, deployment } = await deps.hold(() => service.promoteDeployment!(name));
     return c.json({ index, deployment });
+  });
+
+  // kamal-proxy's `stop --message`: routers answer the job's routes with 503 and the message.
+  app.post('/v1/jobs/:name/maintenance', requireRole('deploy'), async (c) => {
+    const name = jobName(c.req.param('name'));
+    const body = await parseJsonBody(c, MaintenanceBodySchema);
+    if (!service.setJobMaintenance) {
+      throw new BerthError('not_implemented', 'maintenance mode is not available on this server');
+    }
+    await readBarrier(deps, c, false);
+    if (!(await service.getJob(name))) throw jobNotFound(name);
+    const { index, maintenance } = await deps.hold(() =>
+      service.setJobMaintenance!(name, body.enabled, body.message),
+    );
+    return c.json({ index, maintenance });
   });
 
   app.get('/v1/jobs', requireRole('read-only'), async (c) => {

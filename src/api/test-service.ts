@@ -17,6 +17,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite';
 import { z } from 'zod';
+import { defaultMaintenanceMessage } from '../../actors/state/commands.ts';
+import { assert } from '../core/assert.ts';
 import { type Clock, realClock } from '../core/clock.ts';
 import { BerthError } from '../core/errors.ts';
 import { limits } from '../core/limits.ts';
@@ -112,12 +114,16 @@ export const testServiceKinds = defineMessageKinds({
     }),
   ),
   'deployment.promoted': replicated(10, z.strictObject({ id: z.string(), ...at })),
+  'job.maintenance': replicated(
+    11,
+    z.strictObject({ name: z.string(), message: z.string().nullable(), ...at }),
+  ),
 });
 type Kinds = DefinitionsOf<typeof testServiceKinds>;
 type EntryType = keyof Kinds & string;
 
 const tablesSql = `
-CREATE TABLE t_jobs (name TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL, log_index INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+CREATE TABLE t_jobs (name TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, spec TEXT NOT NULL, log_index INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, maintenance_message TEXT);
 CREATE TABLE t_job_versions (name TEXT NOT NULL, version INTEGER NOT NULL, spec TEXT NOT NULL, log_index INTEGER NOT NULL, registered_at_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
 CREATE TABLE t_secrets (name TEXT PRIMARY KEY, version INTEGER NOT NULL, ciphertext TEXT NOT NULL, iv TEXT NOT NULL, tag TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
 CREATE TABLE t_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash_hex TEXT NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL);
@@ -138,7 +144,9 @@ function applyEntry(tx: StateTx, entry: TypedEntry<Kinds, EntryType>): void {
       );
       const version = (prev[0]?.version ?? 0) + 1;
       tx.run(
-        sql`INSERT OR REPLACE INTO t_jobs VALUES (${job.name}, ${version}, 'running', ${spec}, ${entry.index}, ${entry.data.atMs})`,
+        // An upsert, not a replace: maintenance survives a new version, as in the state machine.
+        sql`INSERT INTO t_jobs (name, version, status, spec, log_index, updated_at_ms) VALUES (${job.name}, ${version}, 'running', ${spec}, ${entry.index}, ${entry.data.atMs})
+          ON CONFLICT (name) DO UPDATE SET version = excluded.version, status = excluded.status, spec = excluded.spec, log_index = excluded.log_index, updated_at_ms = excluded.updated_at_ms`,
       );
       tx.run(
         sql`INSERT INTO t_job_versions VALUES (${job.name}, ${version}, ${spec}, ${entry.index}, ${entry.data.atMs})`,
@@ -187,6 +195,11 @@ function applyEntry(tx: StateTx, entry: TypedEntry<Kinds, EntryType>): void {
         sql`UPDATE t_deployments SET promoted = 1, updated_at_ms = ${entry.data.atMs} WHERE id = ${entry.data.id} AND status IN ('running', 'paused')`,
       );
       return;
+    case 'job.maintenance':
+      tx.run(
+        sql`UPDATE t_jobs SET maintenance_message = ${entry.data.message}, log_index = ${entry.index}, updated_at_ms = ${entry.data.atMs} WHERE name = ${entry.data.name}`,
+      );
+      return;
   }
 }
 
@@ -201,6 +214,7 @@ const consumedTypes = Object.keys({
   'allocation.updated': 1,
   'deployment.updated': 1,
   'deployment.promoted': 1,
+  'job.maintenance': 1,
 } satisfies Record<EntryType, 1>) as EntryType[];
 
 export interface TestClusterServiceOptions {
@@ -400,6 +414,29 @@ export class TestClusterService implements api.ClusterService {
     return { index: entry.index, deployment: deploymentView(updated) };
   }
 
+  /** Maintenance on (with the message, or the state machine's default) or off. */
+  async setJobMaintenance(
+    jobName: string,
+    enabled: boolean,
+    message?: string,
+  ): Promise<{ index: number; maintenance: api.JobMaintenanceView }> {
+    if (this.#leaderless) throw notLeader();
+    this.#applyCommitted();
+    if (!this.getJob(jobName)) {
+      throw new BerthError('job_not_found', `no job named ${JSON.stringify(jobName)}`);
+    }
+    const entry = this.events.append('job.maintenance', {
+      name: jobName,
+      message: enabled ? (message ?? defaultMaintenanceMessage) : null,
+      atMs: this.#clock.wallMs(),
+    });
+    this.#applyCommitted();
+    const maintenance = this.getJob(jobName)?.maintenance;
+    // Jobs are never deleted, so the row read above is still there.
+    assert(maintenance, `job ${jobName} lost its row after maintenance was applied`);
+    return { index: entry.index, maintenance };
+  }
+
   listSecrets(q: api.ListQuery): api.SecretMetaView[] {
     const rows = this.#all<SecretRow>('SELECT * FROM t_secrets ORDER BY name LIMIT ?', q.limit);
     return rows.map((r) => ({ name: r.name, version: r.version, updatedAtMs: r.updated_at_ms }));
@@ -558,6 +595,7 @@ interface JobRow {
   spec: string;
   log_index: number;
   updated_at_ms: number;
+  maintenance_message: string | null;
 }
 interface JobVersionRow {
   name: string;
@@ -625,6 +663,7 @@ function jobView(r: JobRow): api.JobView {
     spec: JSON.parse(r.spec),
     index: r.log_index,
     updatedAtMs: r.updated_at_ms,
+    maintenance: { enabled: r.maintenance_message !== null, message: r.maintenance_message },
   };
 }
 

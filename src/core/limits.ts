@@ -152,6 +152,8 @@ export const limits = {
   statePlanAllocationsMax: 10_000,
   /** State commands: longest free-text detail or reason, in chars. */
   stateDetailLengthMax: 4_096,
+  /** State commands: longest maintenance message a job's routes answer with, in chars. */
+  stateMaintenanceMessageLengthMax: 1_024,
   /** State commands: largest sealed secret (base64 ciphertext), in chars. */
   stateSecretCiphertextLengthMax: 262_144,
   /** Versions of one job the state machine keeps; older versions are pruned at apply. */

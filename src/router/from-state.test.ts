@@ -35,3 +35,30 @@ test('the table built from committed state routes only healthy allocations at no
   });
   expect(inMaintenance.jobs[0]?.maintenance).toEqual({ message: 'soon' });
 });
+
+test('replicated maintenance reaches the route table; the options map still overrides it', () => {
+  // Proves job_maintenance on → 503 decision with its message, off → proxied, map wins.
+  const state = openTestState();
+  state.submit('node_registered', nodeRegistered('n1', { address: '10.0.0.7:7000' }));
+  const routes = [{ hosts: ['app.test'], paths: [], port: 'http', tls: false }];
+  state.submit('job_registered', jobRegistered('web', { spec: { name: 'web', routes } }));
+  state.submit('job_registered', jobRegistered('api', { spec: { name: 'api', routes: [] } }));
+  state.submit('job_maintenance', { id: 'web', enabled: true, message: 'Back at 3pm', atMs: 4 });
+  const input = routeTableInputFromState(state.db);
+  expect(input.jobs.map((j) => [j.name, j.maintenance])).toEqual([
+    ['api', undefined],
+    ['web', { message: 'Back at 3pm' }],
+  ]);
+  const route = matchRoute(buildRouteTable(input), 'app.test', '/');
+  expect(route?.maintenanceMessage).toBe('Back at 3pm');
+  const overridden = routeTableInputFromState(state.db, {
+    maintenance: new Map([['web', 'local override']]),
+  });
+  expect(overridden.jobs.find((j) => j.name === 'web')?.maintenance).toEqual({
+    message: 'local override',
+  });
+  state.submit('job_maintenance', { id: 'web', enabled: false, atMs: 5 });
+  const live = routeTableInputFromState(state.db);
+  expect(live.jobs.find((j) => j.name === 'web')?.maintenance).toBeUndefined();
+  expect(matchRoute(buildRouteTable(live), 'app.test', '/')?.maintenanceMessage).toBeNull();
+});

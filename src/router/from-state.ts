@@ -19,13 +19,20 @@ const StoredRoutes = z.array(
 );
 
 export interface FromStateOptions {
-  /** Job name → maintenance message, for jobs the operator put in maintenance. */
+  /**
+   * Job name → maintenance message: an override on top of the replicated maintenance state
+   * (job_maintenance), e.g. for a node-local emergency switch. A job named here answers
+   * with this message even when the committed state has it out of maintenance.
+   */
   maintenance?: ReadonlyMap<string, string>;
   /** Called for a running job whose stored routes do not parse (it gets no routes). */
   onBadJob?: (job: string, reason: string) => void;
 }
 
-/** Running jobs with their routes, healthy desired-run allocations, and nodes by host. */
+/**
+ * Running jobs with their routes and maintenance state, healthy desired-run allocations,
+ * and nodes by host.
+ */
 export function routeTableInputFromState(
   db: StateReader,
   options: FromStateOptions = {},
@@ -35,7 +42,7 @@ export function routeTableInputFromState(
     if (job.status !== 'running') continue;
     const parsed = StoredRoutes.safeParse(job.spec.routes ?? []);
     if (!parsed.success) options.onBadJob?.(job.id, parsed.error.message);
-    const message = options.maintenance?.get(job.id);
+    const message = options.maintenance?.get(job.id) ?? job.maintenanceMessage ?? undefined;
     jobs.push({
       name: job.id,
       routes: parsed.success ? parsed.data : [],

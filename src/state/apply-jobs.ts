@@ -3,7 +3,7 @@
  */
 import { and, eq, lte } from 'drizzle-orm';
 import { canonicalJson } from '../../actors/state/canonical-json.ts';
-import type { StateEntry } from '../../actors/state/commands.ts';
+import { defaultMaintenanceMessage, type StateEntry } from '../../actors/state/commands.ts';
 import {
   decideEvaluationStatus,
   decideJobVersion,
@@ -61,6 +61,27 @@ export function applyJobStopped(tx: StateTx, entry: StateEntry<'job_stopped'>): 
   const job = tx.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, id)).get();
   if (!job) return { ok: false, code: 'job_unknown', reason: `job ${id} is unknown` };
   tx.update(jobs).set({ status: 'stopped', modifyIndex: entry.index }).where(eq(jobs.id, id)).run();
+  return accepted;
+}
+
+/**
+ * Puts a job in maintenance (its routes answer 503 with the message) or takes it out. The
+ * state survives a new version of the job: an operator who deploys a fix during
+ * maintenance ends it explicitly, as with `kamal app maintenance` / `live`.
+ */
+export function applyJobMaintenance(tx: StateTx, entry: StateEntry<'job_maintenance'>): Verdict {
+  const { id, enabled, message } = entry.data;
+  const job = tx.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, id)).get();
+  if (!job) return { ok: false, code: 'job_unknown', reason: `job ${id} is unknown` };
+  // The schema bounds the message at append time; a message cut here could only come from
+  // a log written under a larger limit, and every node cuts it the same way.
+  const maintenanceMessage = enabled
+    ? (message ?? defaultMaintenanceMessage).slice(0, limits.stateMaintenanceMessageLengthMax)
+    : null;
+  tx.update(jobs)
+    .set({ maintenanceMessage, modifyIndex: entry.index })
+    .where(eq(jobs.id, id))
+    .run();
   return accepted;
 }
 

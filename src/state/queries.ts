@@ -92,6 +92,8 @@ export interface JobView {
   spec: Record<string, unknown>;
   submittedAtMs: number;
   modifyIndex: number;
+  /** Null unless the job is in maintenance; then the message its routes answer with. */
+  maintenanceMessage: string | null;
 }
 
 export function getJob(db: StateReader, id: string): JobView | undefined {

@@ -32,6 +32,7 @@ import {
 import {
   applyEvaluationCreated,
   applyEvaluationUpdated,
+  applyJobMaintenance,
   applyJobRegistered,
   applyJobStopped,
 } from './apply-jobs.ts';
@@ -67,6 +68,7 @@ const handlers: Handlers = {
   join_token_created: applyJoinTokenCreated,
   join_token_used: applyJoinTokenUsed,
   deployment_promoted: applyDeploymentPromoted,
+  job_maintenance: applyJobMaintenance,
 };
 
 export interface StateMachineOptions {

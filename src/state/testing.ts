@@ -125,6 +125,15 @@ const clusterGenerators: Generator[] = [
     data: jobRegistered(prng.pick(jobIds), { spec: { n: prng.int(0, 9) }, atMs }),
   }),
   ({ prng, atMs }) => ({ type: 'job_stopped', data: { id: prng.pick(jobIds), atMs } }),
+  ({ prng, atMs, ordinal }) => ({
+    type: 'job_maintenance',
+    data: {
+      id: prng.pick(jobIds),
+      enabled: prng.chance(0.6),
+      message: prng.chance(0.5) ? `m${ordinal}` : undefined,
+      atMs,
+    },
+  }),
   ({ prng, atMs }) => {
     const placed = prng.pick(allocIds);
     const stoppable = allocIds.filter((id) => id !== placed);

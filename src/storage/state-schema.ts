@@ -101,6 +101,8 @@ export const jobs = sqliteTable('jobs', {
   status: text('status', { enum: ['running', 'stopped'] }).notNull(),
   submittedAtMs: integer('submitted_at_ms').notNull(),
   modifyIndex: integer('modify_index').notNull(),
+  /** Null unless the job is in maintenance (job_maintenance); then what routers answer. */
+  maintenanceMessage: text('maintenance_message'),
 });
 
 export const jobVersions = sqliteTable(

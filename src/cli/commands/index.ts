@@ -5,6 +5,7 @@ import { deployCommands } from './deploy.ts';
 import { eventCommands } from './events.ts';
 import { jobCommands } from './job.ts';
 import { logCommands } from './logs.ts';
+import { maintenanceCommands } from './maintenance.ts';
 import { nodeCommands } from './node.ts';
 import { promoteCommands } from './promote.ts';
 import { raftCommands } from './raft.ts';
@@ -20,6 +21,7 @@ export function allCommands(): Command[] {
     ...nodeCommands,
     ...deployCommands,
     ...promoteCommands,
+    ...maintenanceCommands,
     ...jobCommands,
     ...logCommands,
     ...secretCommands,
