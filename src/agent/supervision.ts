@@ -29,6 +29,13 @@ import { openTaskSecrets, signTaskSecretsRequest, specOf } from './task-secrets.
 
 /** Grace a task gets between SIGTERM and SIGKILL, in ms (Docker's default stop timeout). */
 export const stopTimeoutMs = 10_000;
+/**
+ * How long a healthy allocation keeps running after it is marked for stopping, in ms.
+ * Every router drops it from its table as soon as it applies that entry; this delay lets
+ * routers on other nodes apply it too and requests already sent to it finish (kamal-proxy
+ * drains before it stops a target) before the task gets SIGTERM.
+ */
+export const drainDelayMs = 2_000;
 /** How long a forwarded status proposal may take to show up committed, in ms. */
 const forwardConfirmMs = 5_000;
 
@@ -52,6 +59,9 @@ export class Supervision {
   readonly #exec: ExecDriver;
   #committed = new Map<string, string>();
   #desiredSignature = '';
+  /** When each allocation was first seen marked for stopping (for the drain delay). */
+  #stopSeenAtMs = new Map<string, number>();
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #unsubscribe: (() => void) | undefined;
 
   private constructor(
@@ -95,6 +105,7 @@ export class Supervision {
 
   async close(): Promise<void> {
     this.#unsubscribe?.();
+    clearTimeout(this.#drainTimer);
     await this.host.close();
     this.#exec.close();
   }
@@ -107,9 +118,12 @@ export class Supervision {
     for (const a of allocs) {
       const terminal =
         a.clientStatus === 'failed' || a.clientStatus === 'complete' || a.clientStatus === 'lost';
-      if (a.desiredStatus === 'stop' && terminal) continue;
+      if (a.desiredStatus === 'stop' && terminal) {
+        this.#stopSeenAtMs.delete(a.id);
+        continue;
+      }
       const spec = specOf(db, a.jobId, a.jobVersion);
-      if (spec) desired.push(this.#desiredOf(a, spec));
+      if (spec) desired.push(this.#draining(this.#desiredOf(a, spec), a.clientStatus));
     }
     const signature = JSON.stringify(desired.map((d) => [d.allocId, d.jobVersion, d.desired]));
     if (signature !== this.#desiredSignature) {
@@ -121,6 +135,18 @@ export class Supervision {
       this.#committed.set(a.id, a.clientStatus);
       this.host.committedStatus(a.id, a.clientStatus);
     }
+  }
+
+  /** Keeps a healthy allocation running for drainDelayMs after it is marked for stopping. */
+  #draining(d: DesiredAllocation, status: string): DesiredAllocation {
+    if (d.desired !== 'stop' || status !== 'healthy') return d;
+    const now = Date.now();
+    const seen = this.#stopSeenAtMs.get(d.allocId) ?? now;
+    this.#stopSeenAtMs.set(d.allocId, seen);
+    if (now - seen >= drainDelayMs) return d;
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = setTimeout(() => this.#sync(), drainDelayMs - (now - seen) + 10);
+    return { ...d, desired: 'run' };
   }
 
   #desiredOf(a: q.AllocationView, spec: Job): DesiredAllocation {
