@@ -258,4 +258,22 @@ describe('berth agent, one node in process', () => {
       20_000,
     );
   });
+
+  // Proves the leader's dry run reports the scheduler's placement and commits nothing.
+  test('plan is a dry run of the scheduler', async () => {
+    const before = ((await (await api('/v1/status')).json()) as { commitIndex: number })
+      .commitIndex;
+    const spec = { name: 'dry', command: ['sh', '-c', 'sleep 60'], count: 1 };
+    const res = await api('/v1/jobs/plan', { method: 'POST', body: JSON.stringify(spec) });
+    expect(res.status).toBe(200);
+    const plan = (await res.json()) as {
+      version: number;
+      changed: boolean;
+      place: { node: string }[];
+    };
+    expect(plan).toMatchObject({ version: 1, changed: true, place: [{ node: '1' }] });
+    const after = ((await (await api('/v1/status')).json()) as { commitIndex: number }).commitIndex;
+    expect(after).toBe(before);
+    expect((await api('/v1/jobs/dry')).status).toBe(404);
+  });
 });

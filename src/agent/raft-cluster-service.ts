@@ -17,7 +17,9 @@ import type { RaftHost } from '../raft/raft-host.ts';
 import type { Keyring } from '../secrets/keyring.ts';
 import { activeKey } from '../secrets/keyring.ts';
 import { openSecretText, sealSecret } from '../secrets/vault.ts';
+import type { Job } from '../spec/normalize.ts';
 import * as q from '../state/queries.ts';
+import { dryRun } from './dry-run.ts';
 import { forwardedHeader } from './forward.ts';
 import { requestContext } from './request-context.ts';
 import type { StateHost } from './state-host.ts';
@@ -290,6 +292,14 @@ export class RaftClusterService implements api.ClusterService {
     const { index } = await this.proposeState('job_maintenance', { id: jobName, enabled, message });
     const stored = q.getJob(this.#state.db, jobName)?.maintenanceMessage ?? null;
     return { index, maintenance: { enabled: stored !== null, message: stored } };
+  }
+
+  /** The scheduler's plan for `job` against the latest state, committing nothing. */
+  async planJob(job: JobSpec): Promise<api.JobPlanView> {
+    if (this.#raft.status().role !== 'leader')
+      throw new BerthError('not_leader', 'dry runs run on the leader');
+    await this.readBarrier();
+    return dryRun(this.#state.db, this.#state.appliedIndex(), job as unknown as Job);
   }
 
   async drainNode(id: string, enable: boolean): Promise<api.ProposeAck> {

@@ -118,6 +118,20 @@ export interface DeploymentView {
   updatedAtMs: number;
 }
 
+/** A scheduler dry run for one job. */
+export interface JobPlanView {
+  job: string;
+  /** The version it would become (current + 1), or the current one when nothing changed. */
+  version: number;
+  changed: boolean;
+  place: { name: string; node: string }[];
+  stop: { id: string; node: string; reason: string }[];
+  inPlaceUpdate: { id: string; node: string }[];
+  destructiveUpdate: { stop: string; place: { name: string; node: string } }[];
+  /** Why some allocations could not be placed, when capacity or constraints lack. */
+  blocked?: { reason: string; unplaced: number };
+}
+
 /** Secret metadata: never the value. */
 export interface SecretMetaView {
   name: string;
@@ -227,6 +241,11 @@ export interface ClusterService {
    * `node_not_found`.
    */
   drainNode?(id: string, enable: boolean): Promise<ProposeAck>;
+  /**
+   * A dry run: what the scheduler would do if `job` were registered now, committing
+   * nothing. Optional: answers 501 when absent.
+   */
+  planJob?(job: JobSpec): Promise<JobPlanView>;
   /**
    * The recent output of one allocation, fetched from the node that runs it (each node keeps
    * a bounded ring of lines per allocation). Logs are as sensitive as whatever the app

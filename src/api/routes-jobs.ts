@@ -64,6 +64,14 @@ export function registerJobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return c.json({ index, version: stored?.version ?? null, job: stored }, 200);
   });
 
+  // A dry run (like `nomad job plan`): nothing is proposed; the leader answers.
+  app.post('/v1/jobs/plan', requireRole('deploy'), async (c) => {
+    const job = await parseJsonBody(c, deps.jobSpecSchema);
+    if (!service.planJob)
+      throw new BerthError('not_implemented', 'dry runs are not available on this server');
+    return c.json(await deps.hold(() => service.planJob!(job)));
+  });
+
   app.post('/v1/jobs/:name/revert', requireRole('deploy'), async (c) => {
     const name = jobName(c.req.param('name'));
     const body = await parseJsonBody(c, RevertBodySchema);

@@ -530,26 +530,60 @@ async function currentJob(client: ApiClient, name: string): Promise<StoredJob | 
   }
 }
 
+interface ServerPlan {
+  job: string;
+  version: number;
+  changed: boolean;
+  place: { name: string; node: string }[];
+  stop: { id: string; node: string; reason: string }[];
+  inPlaceUpdate: { id: string; node: string }[];
+  destructiveUpdate: { stop: string; place: { name: string; node: string } }[];
+  blocked?: { reason: string; unplaced: number };
+}
+
+/** The scheduler's dry run for one job document; null when the server has none (501). */
+async function serverPlan(client: ApiClient, document: unknown): Promise<ServerPlan | null> {
+  try {
+    return await client.request<ServerPlan>('/v1/jobs/plan', { method: 'POST', body: document });
+  } catch (error) {
+    if (error instanceof BerthError && error.code === 'not_implemented') return null;
+    throw error;
+  }
+}
+
+function serverPlanText(p: ServerPlan): string {
+  const nodes = (items: { node: string }[]) =>
+    items.length === 0 ? '' : ` (on node ${[...new Set(items.map((i) => i.node))].join(', ')})`;
+  const lines = [
+    `  scheduler, first step of the rollout for v${p.version}:`,
+    `    place ${p.place.length}${nodes(p.place)}, stop ${p.stop.length}, update in place ${p.inPlaceUpdate.length}, replace ${p.destructiveUpdate.length}${nodes(p.destructiveUpdate.map((d) => d.place))}`,
+  ];
+  if (p.blocked)
+    lines.push(`    blocked: ${p.blocked.unplaced} cannot be placed (${p.blocked.reason})`);
+  return lines.join('\n');
+}
+
 const planCommand: Command = {
   path: ['plan'],
   summary:
-    'show what `berth deploy -f FILE` would change, without registering (spec diff only; no dry-run placement plan yet)',
+    "show what `berth deploy -f FILE` would change — the spec diff and the scheduler's dry run — without registering",
   usage: 'berth plan -f FILE [--json]',
   flags: [{ name: 'file', short: 'f', help: 'the job spec (YAML)' }],
   async run(args, out) {
     const spec = await readSpec(args, out, this.usage);
     if (!spec) return exitCode.usage;
     const client = clientFor(args, out);
-    const plans: JobPlan[] = [];
+    const plans: (JobPlan & { scheduler: ServerPlan | null })[] = [];
     const texts: string[] = [];
-    for (const job of spec.jobs) {
+    for (const [i, job] of spec.jobs.entries()) {
       const current = await currentJob(client, job.name);
       const plan = planJob(job, current);
-      plans.push(plan);
+      const scheduler = await serverPlan(client, spec.documents[i]);
+      plans.push({ ...plan, scheduler });
       texts.push(planText(plan, job, current?.spec.count ?? null));
+      if (scheduler) texts.push(serverPlanText(scheduler));
     }
-    const note =
-      'Nothing was registered. This compares specs only: which nodes get allocations is decided by the scheduler at deploy time (no server-side dry run yet).';
+    const note = 'Nothing was registered.';
     if (out.json) out.out(JSON.stringify(plans, null, 2));
     else out.out(`${texts.join('\n')}\n\n${note}`);
     return exitCode.ok;
