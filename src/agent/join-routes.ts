@@ -224,7 +224,7 @@ async function handleJoin(options: JoinRoutesOptions, req: JoinRequest): Promise
     labels: req.labels,
     resources: req.resources,
   });
-  await raft.addLearner(nodeId);
+  await addLearnerPatiently(raft, nodeId);
   options.logger.info('node joined', { node: nodeId, role: record.role });
   const peers = q.listNodes(state.db).map((n) => ({ id: Number(n.id), address: n.address }));
   return {
@@ -236,6 +236,28 @@ async function handleJoin(options: JoinRoutesOptions, req: JoinRequest): Promise
     ...(record.role === 'voter' ? voterSecrets(options) : {}),
     peers,
   };
+}
+
+/** How long a join waits for another membership change (a promotion) to finish, in ms. */
+const membershipWaitMs = 15_000;
+
+/**
+ * Adds the node as a learner, waiting while another single-server change is still being
+ * applied (a promotion in progress): the token is already spent, so giving up here would
+ * strand the joiner.
+ */
+async function addLearnerPatiently(raft: RaftHost, nodeId: number): Promise<void> {
+  const deadline = Date.now() + membershipWaitMs;
+  for (;;) {
+    try {
+      await raft.addLearner(nodeId);
+      return;
+    } catch (error) {
+      const code = (error as BerthError).code;
+      if (code !== 'membership_change_pending' || Date.now() >= deadline) throw error;
+      await Bun.sleep(100);
+    }
+  }
 }
 
 function voterSecrets(options: JoinRoutesOptions): Pick<JoinResponse, 'caKeyPem' | 'keyring'> {
