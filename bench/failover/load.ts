@@ -1,6 +1,6 @@
 /**
  * Steady client load during the trials: a stream of writes to the surviving nodes, and
- * (Berth only) HTTP requests straight to the job's allocation ports. Every sample keeps
+ * (Berth only) HTTP requests through the routers of the nodes that stay up. Every sample keeps
  * its timestamps so each trial's figures are read from the window around its fault.
  */
 import type { FailoverTarget } from './target.ts';
@@ -74,11 +74,15 @@ export function startWriteLoad(target: FailoverTarget, options: WriteLoadOptions
   };
 }
 
-/** GETs every port `ports()` returns, every `intervalMs`; a non-2xx or error is a failure. */
+/**
+ * GETs every port `ports()` returns, every `intervalMs`; a non-2xx or error is a failure.
+ * With `host`, requests carry that Host header (to go through a router's route).
+ */
 export function startHttpLoad(
   ports: () => readonly number[],
   intervalMs: number,
   timeoutMs: number,
+  host?: string,
 ): Load {
   const samples: Sample[] = [];
   let stopped = false;
@@ -91,6 +95,7 @@ export function startHttpLoad(
           try {
             const res = await fetch(`http://127.0.0.1:${port}/`, {
               signal: AbortSignal.timeout(timeoutMs),
+              ...(host ? { headers: { host } } : {}),
             });
             ok = res.ok;
             await res.arrayBuffer();
