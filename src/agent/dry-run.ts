@@ -5,25 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { compute } from '../../actors/scheduler/index.ts';
+import { canonicalJson } from '../../actors/state/canonical-json.ts';
 import type { JobPlanView } from '../api/cluster-service.ts';
 import { createPrng } from '../core/prng.ts';
 import type { Job } from '../spec/normalize.ts';
 import * as q from '../state/queries.ts';
 import { buildSnapshot, schedJobOf } from './sched-snapshot.ts';
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
-}
-
 export function dryRun(db: q.StateReader, index: number, spec: Job): JobPlanView {
   const snapshot = buildSnapshot(db, index);
   const current = q.getJob(db, spec.name);
   const changed =
-    !current || current.status !== 'running' || canonical(current.spec) !== canonical(spec);
+    !current || current.status !== 'running' || canonicalJson(current.spec) !== canonicalJson(spec);
   const version = changed ? (current?.version ?? 0) + 1 : current!.version;
   const candidate = schedJobOf(spec, version, 'running');
   const jobs = snapshot.jobs.filter((j) => j.id !== spec.name);

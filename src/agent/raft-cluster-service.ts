@@ -5,6 +5,8 @@
  * follower are forwarded to the leader's API before they get here (forward.ts), so on
  * this path `not_leader` means an election is running and the API's hold retries.
  */
+
+import { canonicalJson } from '../../actors/state/canonical-json.ts';
 import type { StateCommandType } from '../../actors/state/commands.ts';
 import { stateCommands } from '../../actors/state/commands.ts';
 import type * as api from '../api/cluster-service.ts';
@@ -85,7 +87,10 @@ export class RaftClusterService implements api.ClusterService {
       // Registering the very same spec again is a no-op, as in Nomad: no new version, no
       // rollout (a deploy re-sends unchanged accessories).
       const current = q.getJob(this.#state.db, command.job.name);
-      if (current?.status === 'running' && canonical(current.spec) === canonical(command.job)) {
+      if (
+        current?.status === 'running' &&
+        canonicalJson(current.spec) === canonicalJson(command.job)
+      ) {
         return { index: current.modifyIndex };
       }
     }
@@ -437,15 +442,6 @@ async function fetchRemoteLogs(
     );
   }
   return { lines: body.lines, node: nodeId };
-}
-
-/** JSON with sorted keys, so equal specs compare equal whatever their key order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
 }
 
 function jobView(job: q.JobView): api.JobView {

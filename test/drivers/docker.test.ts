@@ -38,6 +38,8 @@ if (unavailable && process.env.CI === 'true') {
   });
 } else if (unavailable) {
   console.log(`skipping Docker driver tests: ${unavailable}`);
+  // Skipped only on a developer machine without Docker (CI=true fails above instead); the
+  // reason is printed and named in the test title.
   test.skip(`Docker driver tests (${unavailable})`, () => {});
 } else {
   const connect = (options: Partial<Parameters<typeof DockerDriver.connect>[0]> = {}) =>
