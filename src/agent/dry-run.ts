@@ -15,9 +15,10 @@ import { buildSnapshot, schedJobOf } from './sched-snapshot.ts';
 export function dryRun(db: q.StateReader, index: number, spec: Job): JobPlanView {
   const snapshot = buildSnapshot(db, index);
   const current = q.getJob(db, spec.name);
-  const changed =
-    !current || current.status !== 'running' || canonicalJson(current.spec) !== canonicalJson(spec);
-  const version = changed ? (current?.version ?? 0) + 1 : current!.version;
+  const unchanged =
+    current?.status === 'running' && canonicalJson(current.spec) === canonicalJson(spec);
+  const changed = !unchanged;
+  const version = current && unchanged ? current.version : (current?.version ?? 0) + 1;
   const candidate = schedJobOf(spec, version, 'running');
   const jobs = snapshot.jobs.filter((j) => j.id !== spec.name);
   const jobVersions = [

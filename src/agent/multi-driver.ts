@@ -90,7 +90,7 @@ async function* merge<T>(sources: AsyncIterable<T>[]): AsyncIterable<T> {
       i,
       iterators[i]!.next().then((r) => ({ i, r })),
     );
-  iterators.forEach((_, i) => pull(i));
+  for (let i = 0; i < iterators.length; i++) pull(i);
   while (pending.size > 0) {
     const { i, r } = await Promise.race(pending.values());
     if (r.done) {
