@@ -50,14 +50,16 @@ export function openDatabase(path: string, options: OpenDatabaseOptions): Opened
 }
 
 function applyPragmas(sqlite: Database, synchronous: 'FULL' | 'NORMAL'): void {
+  // First, so every pragma below waits too: a second connection (a snapshot reader, a CLI
+  // opened on the same file), or a process restarted right after a kill -9 while the
+  // kernel still releases the dead one's locks, waits briefly for the lock instead of
+  // failing at once with SQLITE_BUSY.
+  sqlite.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   // WAL lets readers (the API, snapshots) proceed while one writer appends, and turns a
   // commit into a sequential append; ':memory:' databases ignore it and stay 'memory'.
   sqlite.run('PRAGMA journal_mode = WAL');
   // See OpenDatabaseOptions.synchronous for why the log needs FULL and the state NORMAL.
   sqlite.run(`PRAGMA synchronous = ${synchronous}`);
-  // A second connection (a snapshot reader, a CLI opened on the same file) waits briefly
-  // for the write lock instead of failing at once with SQLITE_BUSY.
-  sqlite.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   // Foreign keys are off by default in SQLite; we want declared references enforced.
   sqlite.run('PRAGMA foreign_keys = ON');
 }
