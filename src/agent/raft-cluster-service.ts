@@ -180,15 +180,7 @@ export class RaftClusterService implements api.ClusterService {
     return q
       .listDeployments(this.#state.db, { jobId: query.job })
       .slice(0, query.limit)
-      .map((d) => ({
-        id: d.id,
-        job: d.jobId,
-        jobVersion: d.jobVersion,
-        status: d.status,
-        detail: d.detail,
-        promoted: d.promoted,
-        updatedAtMs: d.modifiedAtMs,
-      }));
+      .map(deploymentView);
   }
 
   listSecrets(query: api.ListQuery): api.SecretMetaView[] {
@@ -272,18 +264,7 @@ export class RaftClusterService implements api.ClusterService {
     const d =
       q.listDeployments(this.#state.db, { jobId: jobName }).find((x) => x.id === active.id) ??
       active;
-    return {
-      index,
-      deployment: {
-        id: d.id,
-        job: d.jobId,
-        jobVersion: d.jobVersion,
-        status: d.status,
-        detail: d.detail,
-        promoted: d.promoted,
-        updatedAtMs: d.modifiedAtMs,
-      },
-    };
+    return { index, deployment: deploymentView(d) };
   }
 
   /** Maintenance on (its routes answer 503 with the message) or off, replicated. */
@@ -453,6 +434,18 @@ function jobView(job: q.JobView): api.JobView {
     spec: job.spec as JobSpec,
     index: job.modifyIndex,
     updatedAtMs: job.submittedAtMs,
+  };
+}
+
+function deploymentView(d: ReturnType<typeof q.listDeployments>[number]): api.DeploymentView {
+  return {
+    id: d.id,
+    job: d.jobId,
+    jobVersion: d.jobVersion,
+    status: d.status,
+    detail: d.detail,
+    promoted: d.promoted,
+    updatedAtMs: d.modifiedAtMs,
   };
 }
 

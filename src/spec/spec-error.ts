@@ -3,8 +3,11 @@
  * wrote, and where they wrote it, formatted like a compiler (`app.yml:12:3: …`).
  */
 
+import type { SpecRuleCode } from './fields.ts';
+
 /** Stable codes; callers branch on these, never on the message text. */
 export type SpecErrorCode =
+  | SpecRuleCode
   | 'spec_too_large'
   | 'yaml_syntax'
   | 'yaml_tab_indent'
@@ -15,19 +18,6 @@ export type SpecErrorCode =
   | 'invalid_type'
   | 'invalid_value'
   | 'out_of_range'
-  | 'invalid_duration'
-  | 'invalid_command'
-  | 'invalid_volume'
-  | 'invalid_host'
-  | 'invalid_constraint'
-  | 'invalid_check'
-  | 'driver_conflict'
-  | 'driver_missing'
-  | 'unknown_port'
-  | 'missing_port'
-  | 'duplicate_port'
-  | 'env_conflict'
-  | 'invalid_name'
   | 'too_many_errors';
 
 export interface SpecError {
