@@ -24,7 +24,7 @@ describe('state command registry', () => {
       expect(kind.tag).toBeLessThan(200);
       expect(stateCommands.typeOfTag(kind.tag)).toBe(type);
     }
-    expect(stateCommandTypes.length).toBe(18);
+    expect(stateCommandTypes.length).toBe(24);
     // Tags are append-only: the newest command keeps the tag it was released with.
     expect(stateCommandDefinitions.job_maintenance.tag).toBe(117);
   });

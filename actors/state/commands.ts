@@ -239,6 +239,71 @@ export const JobMaintenance = z.object({
   atMs: AtMs,
 });
 
+/** A host name a certificate is for (validated again by the spec; bounded here). */
+const CertHost = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+    'must be a host name',
+  );
+const Pem = z.string().min(1).max(limits.stateCertificatePemLengthMax);
+/** An ACME token (RFC 8555 §8.3: base64url, at least 128 bits of entropy). */
+const AcmeToken = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+/** A certificate's private key, sealed like a secret (src/secrets/vault.ts). */
+const SealedKey = { keyCiphertext: Base64.min(1), keyNonce: Base64.min(1), keyId: Id };
+
+/**
+ * The certificates actor placed an ACME order for `host` and generated its key. Committed
+ * before any challenge is answered, so a new leader resumes this very order (same URL,
+ * same key) instead of placing a second one.
+ */
+export const CertOrderStarted = z.object({
+  host: CertHost,
+  orderUrl: z.url().max(2_048),
+  ...SealedKey,
+  atMs: AtMs,
+});
+
+/** An HTTP-01 answer every router serves at /.well-known/acme-challenge/<token>. */
+export const AcmeChallengeSet = z.object({
+  token: AcmeToken,
+  keyAuthorization: z.string().min(1).max(512),
+  host: CertHost,
+  atMs: AtMs,
+});
+
+export const AcmeChallengeCleared = z.object({ token: AcmeToken, atMs: AtMs });
+
+/** A certificate for `host`: the chain in PEM, its key sealed. Replaces the previous one. */
+export const CertificateIssued = z.object({
+  host: CertHost,
+  certPem: Pem,
+  ...SealedKey,
+  issuer: Detail,
+  serial: z.string().min(1).max(128),
+  notBeforeMs: z.number().int().nonnegative(),
+  notAfterMs: z.number().int().nonnegative(),
+  atMs: AtMs,
+});
+
+/** An order failed; the next attempt waits until `nextAttemptAtMs` (backoff). */
+export const CertOrderFailed = z.object({
+  host: CertHost,
+  error: Detail,
+  attempts: z.number().int().positive(),
+  nextAttemptAtMs: z.number().int().nonnegative(),
+  atMs: AtMs,
+});
+
+/** The operator asked for a renewal now (`berth cert renew <host>`). */
+export const CertRenewRequested = z.object({ host: CertHost, atMs: AtMs });
+
 /**
  * The state actor's command definitions. Merge them into the node-wide registry (tags
  * 100–199 are the state actor's); `stateCommands` is the registry of these alone.
@@ -262,6 +327,12 @@ export const stateCommandDefinitions = {
   join_token_used: replicated(115, JoinTokenUsed),
   deployment_promoted: replicated(116, DeploymentPromoted),
   job_maintenance: replicated(117, JobMaintenance),
+  cert_order_started: replicated(118, CertOrderStarted),
+  acme_challenge_set: replicated(119, AcmeChallengeSet),
+  acme_challenge_cleared: replicated(120, AcmeChallengeCleared),
+  certificate_issued: replicated(121, CertificateIssued),
+  cert_order_failed: replicated(122, CertOrderFailed),
+  cert_renew_requested: replicated(123, CertRenewRequested),
 };
 
 export const stateCommands = defineMessageKinds(stateCommandDefinitions);

@@ -39,7 +39,10 @@ export type RejectCode =
   | 'join_token_exists'
   | 'join_token_unknown'
   | 'join_token_used'
-  | 'join_token_expired';
+  | 'join_token_expired'
+  | 'acme_challenges_full'
+  | 'certificate_invalid'
+  | 'certificate_unknown';
 
 export type Verdict = { ok: true } | { ok: false; code: RejectCode; reason: string };
 

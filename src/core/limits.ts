@@ -110,6 +110,12 @@ export const limits = {
   peerIdleTimeoutMs: 5_000,
   /** Time `close()` waits for peer links to finish closing before cutting them, in ms. */
   peerCloseGraceMs: 1_000,
+  /** Test-only fault injection (BERTH_TEST_FAULTS_FILE): how often the faults file is re-read, in ms. */
+  testFaultsPollMs: 100,
+  /** Test-only fault injection: largest faults file read, in bytes; bigger counts as malformed. */
+  testFaultsFileBytesMax: 16_384,
+  /** Test-only fault injection: peer ids one faults-file list may name. */
+  testFaultsPeersMax: 1_024,
   /** HTTP API: largest request body, in bytes; bigger bodies get 413 `body_too_large`. */
   apiBodyBytesMax: 1_048_576,
   /** HTTP API: items one list response returns (`?limit=` may ask for fewer). */
@@ -154,6 +160,10 @@ export const limits = {
   stateDetailLengthMax: 4_096,
   /** State commands: longest maintenance message a job's routes answer with, in chars. */
   stateMaintenanceMessageLengthMax: 1_024,
+  /** Longest certificate chain in PEM, in characters (a leaf plus two intermediates is ~6 KB). */
+  stateCertificatePemLengthMax: 65_536,
+  /** ACME HTTP-01 answers stored at once (a few per order in progress). */
+  stateAcmeChallengesMax: 1_000,
   /** State commands: largest sealed secret (base64 ciphertext), in chars. */
   stateSecretCiphertextLengthMax: 262_144,
   /** Versions of one job the state machine keeps; older versions are pruned at apply. */
@@ -268,6 +278,42 @@ export const limits = {
   routerClientIdleSeconds: 120,
   /** Router: messages from an upstream WebSocket queued until the client side has opened. */
   routerWsPendingMessagesMax: 256,
+  /** Router TLS: host names (SNI entries) one HTTPS listener serves; the rest are reported dropped. */
+  routerTlsHostsMax: 10_000,
+  /** Router TLS: replaced HTTPS listeners left draining at once; past it the oldest is cut. */
+  routerTlsDrainingListenersMax: 8,
+  /** Router: longest ACME HTTP-01 token answered, in chars (Let's Encrypt's are 43). */
+  routerAcmeTokenCharsMax: 128,
+  /** Router TLS on a worker: first retry of a failed key fetch from the leader, in ms; doubles. */
+  routerTlsKeysRetryBaseMs: 1_000,
+  /** Router TLS on a worker: cap on the delay between two key fetches, in ms. */
+  routerTlsKeysRetryCapMs: 60_000,
+  /** Router TLS: how far a signed key request's time may be from the leader's, in ms. */
+  routerTlsKeysSkewMsMax: 60_000,
+  /** Certificates: ACME orders the leader drives at once; further hosts wait for a slot. */
+  acmeOrdersInFlightMax: 4,
+  /** Certificates: delay after an order's first failure, in ms; doubles per failure up to the cap. */
+  acmeBackoffBaseMs: 60_000,
+  /** Certificates: cap on the delay between two failed orders of one host, in ms (6 h). */
+  acmeBackoffCapMs: 21_600_000,
+  /** Certificates: longest Retry-After a rate-limited order honours, in ms (7 days). */
+  acmeRetryAfterMsMax: 604_800_000,
+  /** Certificates: time one ACME HTTP request has to answer, in ms. */
+  acmeRequestTimeoutMs: 30_000,
+  /** Certificates: largest ACME response body read, in bytes (a chain is a few KB). */
+  acmeResponseBytesMax: 1_048_576,
+  /** Certificates: first wait before re-reading an order or authorization in progress, in ms. */
+  acmePollBaseMs: 250,
+  /** Certificates: cap on the wait between two reads of an order in progress, in ms. */
+  acmePollCapMs: 5_000,
+  /** Certificates: reads of one order or authorization in progress before the order is given up. */
+  acmePollAttemptsMax: 60,
+  /** Certificates: order status transitions one flow follows before it is given up (a bug guard). */
+  acmeFlowStepsMax: 32,
+  /** Certificates: authorizations one order may carry (Berth orders one name per order). */
+  acmeAuthorizationsMax: 16,
+  /** Certificates: wait after a challenge answer is committed, so every router has applied it, in ms. */
+  acmeChallengeSettleMs: 500,
   /** Linearizability checker: search steps per key before the answer is "inconclusive". */
   linearizabilityStepsMax: 2_000_000,
   /** Linearizability checker: operations one key's history may hold (the search is exponential). */
@@ -328,6 +374,12 @@ assert(
   'the retry buffer must not exceed the body limit',
 );
 assert(limits.routerEjectBaseMs <= limits.routerEjectCapMs, 'router ejection base above cap');
+assert(
+  limits.routerTlsKeysRetryBaseMs <= limits.routerTlsKeysRetryCapMs,
+  'router TLS key fetch backoff base above cap',
+);
+assert(limits.acmeBackoffBaseMs <= limits.acmeBackoffCapMs, 'ACME backoff base above cap');
+assert(limits.acmePollBaseMs <= limits.acmePollCapMs, 'ACME poll base above cap');
 assert(
   limits.routerUpstreamTimeoutMs <= limits.routerRequestTimeoutMs,
   'one upstream attempt must fit the request timeout',

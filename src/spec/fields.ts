@@ -23,7 +23,8 @@ export type SpecRuleCode =
   | 'missing_port'
   | 'duplicate_port'
   | 'env_conflict'
-  | 'invalid_name';
+  | 'invalid_name'
+  | 'certificate_without_tls';
 
 type IssueContext = Pick<z.RefinementCtx, 'addIssue'>;
 
@@ -413,4 +414,19 @@ export const RouteSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Serve HTTPS with an automatic ACME certificate and redirect HTTP (default false).'),
+  redirect_http: z
+    .boolean()
+    .default(true)
+    .describe(
+      'With tls: answer plain HTTP with a 308 redirect to HTTPS once the certificate is there (default true).',
+    ),
+  certificate: z
+    .strictObject({
+      certificate_pem: SecretNameSchema.describe('Secret holding the certificate chain in PEM.'),
+      private_key_pem: SecretNameSchema.describe('Secret holding its private key in PEM.'),
+    })
+    .optional()
+    .describe(
+      "With tls: serve this certificate from secrets instead of ordering one (Kamal's ssl: { certificate_pem, private_key_pem }).",
+    ),
 });

@@ -24,6 +24,10 @@ export interface Route {
   /** Port label, resolved (never absent in the normalised form). */
   port: string;
   tls: boolean;
+  /** With tls: plain HTTP answers with a redirect once a certificate exists. */
+  redirectHttp: boolean;
+  /** With tls: a certificate from secrets instead of an ACME order. */
+  certificate?: { certificatePemSecret: string; privateKeyPemSecret: string };
 }
 
 /** One normalised job: what `job_registered` carries and what the scheduler reads. */
@@ -109,6 +113,15 @@ export function normalizeJob(name: string, raw: RawJobFields, accessoryKeys: str
       paths: route.paths,
       port: route.port ?? onlyPort,
       tls: route.tls,
+      redirectHttp: route.redirect_http,
+      ...(route.certificate
+        ? {
+            certificate: {
+              certificatePemSecret: route.certificate.certificate_pem,
+              privateKeyPemSecret: route.certificate.private_key_pem,
+            },
+          }
+        : {}),
     })),
     upstreams: [...upstreams].sort(),
   };

@@ -161,7 +161,18 @@ function checkEnvClashes(job: RawJobFields, ctx: z.RefinementCtx, prefix: Path):
 /** ACME's HTTP challenge cannot prove a wildcard name, so tls routes need exact hosts. */
 function checkRouteTls(job: RawJobFields, ctx: z.RefinementCtx, prefix: Path): void {
   job.routes.forEach((route, index) => {
-    if (!route.tls) return;
+    if (!route.tls) {
+      if (route.certificate !== undefined) {
+        addSpecIssue(
+          ctx,
+          'certificate_without_tls',
+          [...prefix, 'routes', index, 'certificate'],
+          'a custom certificate is only served on a tls route',
+          'set tls: true on this route, or remove certificate',
+        );
+      }
+      return;
+    }
     route.hosts.forEach((host, hostIndex) => {
       if (!host.startsWith('*.')) return;
       addSpecIssue(

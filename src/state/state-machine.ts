@@ -30,6 +30,14 @@ import {
   applyTokenRevoked,
 } from './apply-access.ts';
 import {
+  applyAcmeChallengeCleared,
+  applyAcmeChallengeSet,
+  applyCertificateIssued,
+  applyCertOrderFailed,
+  applyCertOrderStarted,
+  applyCertRenewRequested,
+} from './apply-certs.ts';
+import {
   applyEvaluationCreated,
   applyEvaluationUpdated,
   applyJobMaintenance,
@@ -69,6 +77,12 @@ const handlers: Handlers = {
   join_token_used: applyJoinTokenUsed,
   deployment_promoted: applyDeploymentPromoted,
   job_maintenance: applyJobMaintenance,
+  cert_order_started: applyCertOrderStarted,
+  acme_challenge_set: applyAcmeChallengeSet,
+  acme_challenge_cleared: applyAcmeChallengeCleared,
+  certificate_issued: applyCertificateIssued,
+  cert_order_failed: applyCertOrderFailed,
+  cert_renew_requested: applyCertRenewRequested,
 };
 
 export interface StateMachineOptions {

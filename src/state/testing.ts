@@ -224,13 +224,69 @@ const accessGenerators: Generator[] = [
   }),
 ];
 
+const certHosts = ['a.example.com', 'b.example.com'];
+const sealedKey = { keyCiphertext: 'AAAA', keyNonce: 'BBBB', keyId: 'k1' };
+
+const certGenerators: Generator[] = [
+  ({ prng, atMs }) => ({
+    type: 'cert_order_started',
+    data: {
+      host: prng.pick(certHosts),
+      orderUrl: `https://acme.test/order/${prng.int(1, 3)}`,
+      ...sealedKey,
+      atMs,
+    },
+  }),
+  ({ prng, atMs }) => ({
+    type: 'acme_challenge_set',
+    data: {
+      token: prng.pick(['tok1', 'tok2', 'tok3']),
+      keyAuthorization: 'tok.thumb',
+      host: prng.pick(certHosts),
+      atMs,
+    },
+  }),
+  ({ prng, atMs }) => ({
+    type: 'acme_challenge_cleared',
+    data: { token: prng.pick(['tok1', 'tok2', 'tok3']), atMs },
+  }),
+  ({ prng, atMs }) => ({
+    type: 'certificate_issued',
+    data: {
+      host: prng.pick(certHosts),
+      certPem: 'PEM',
+      ...sealedKey,
+      issuer: 'Test CA',
+      serial: String(prng.int(1, 1000)),
+      notBeforeMs: atMs,
+      // Sometimes zero-length, so the rejection path is exercised too.
+      notAfterMs: atMs + prng.int(0, 90) * 86_400_000,
+      atMs,
+    },
+  }),
+  ({ prng, atMs }) => ({
+    type: 'cert_order_failed',
+    data: {
+      host: prng.pick(certHosts),
+      error: 'boom',
+      attempts: prng.int(1, 5),
+      nextAttemptAtMs: atMs + 1_000,
+      atMs,
+    },
+  }),
+  ({ prng, atMs }) => ({
+    type: 'cert_renew_requested',
+    data: { host: prng.pick(certHosts), atMs },
+  }),
+];
+
 /**
  * A seeded mix of every command over small id pools, so that many entries collide with
  * the current state (unknown ids, terminal statuses, used tokens) and get rejected.
  * Every payload is schema-valid; `atMs` only moves forward, as a leader would stamp it.
  */
 export function generateCommands(prng: Prng, count: number): GeneratedCommand[] {
-  const generators = [...clusterGenerators, ...accessGenerators];
+  const generators = [...clusterGenerators, ...accessGenerators, ...certGenerators];
   let atMs = 1_000;
   const out: GeneratedCommand[] = [];
   for (let ordinal = 0; ordinal < count; ordinal++) {

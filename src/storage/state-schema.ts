@@ -231,3 +231,53 @@ export const rejectedEntries = sqliteTable('rejected_entries', {
   reason: text('reason').notNull(),
   atMs: integer('at_ms').notNull(),
 });
+
+/**
+ * Certificates the routers serve, one per host name (ACME orders are per host, so a route
+ * change never strands a shared certificate). The key is sealed like a secret under the
+ * name `certificate:<host>`; only the chain is in the clear.
+ */
+export const certificates = sqliteTable('certificates', {
+  host: text('host').primaryKey(),
+  certPem: text('cert_pem').notNull(),
+  keyCiphertext: text('key_ciphertext').notNull(),
+  keyNonce: text('key_nonce').notNull(),
+  keyId: text('key_id').notNull(),
+  issuer: text('issuer').notNull(),
+  serial: text('serial').notNull(),
+  notBeforeMs: integer('not_before_ms').notNull(),
+  notAfterMs: integer('not_after_ms').notNull(),
+  issuedAtMs: integer('issued_at_ms').notNull(),
+  modifyIndex: integer('modify_index').notNull(),
+});
+
+/**
+ * ACME orders in progress or failed, one per host. `order_url` and the sealed key are set
+ * while an order is pending so a new leader resumes it; a failure clears them and sets
+ * the backoff.
+ */
+export const certOrders = sqliteTable('cert_orders', {
+  host: text('host').primaryKey(),
+  status: text('status', { enum: ['pending', 'failed'] }).notNull(),
+  orderUrl: text('order_url'),
+  keyCiphertext: text('key_ciphertext'),
+  keyNonce: text('key_nonce'),
+  keyId: text('key_id'),
+  attempts: integer('attempts').notNull(),
+  lastError: text('last_error'),
+  nextAttemptAtMs: integer('next_attempt_at_ms').notNull(),
+  renewRequested: integer('renew_requested', { mode: 'boolean' }).notNull(),
+  updatedAtMs: integer('updated_at_ms').notNull(),
+});
+
+/** HTTP-01 answers served by every router until the order ends. */
+export const acmeChallenges = sqliteTable(
+  'acme_challenges',
+  {
+    token: text('token').primaryKey(),
+    keyAuthorization: text('key_authorization').notNull(),
+    host: text('host').notNull(),
+    createdAtMs: integer('created_at_ms').notNull(),
+  },
+  (t) => [index('acme_challenges_host').on(t.host)],
+);

@@ -76,6 +76,16 @@ const cases: [string, string, string][] = [
     'invalid_host routes[0].hosts[0] 6:9',
   ],
   [
+    'custom certificate without tls',
+    'name: web\nimage: nginx\nports: {http: 80}\nroutes:\n  - hosts: [a.example.com]\n    certificate:\n      certificate_pem: CRT\n      private_key_pem: KEY\n',
+    'certificate_without_tls routes[0].certificate 6:5',
+  ],
+  [
+    'custom certificate missing its key',
+    'name: web\nimage: nginx\nports: {http: 80}\nroutes:\n  - hosts: [a.example.com]\n    tls: true\n    certificate:\n      certificate_pem: CRT\n',
+    'missing_field routes[0].certificate.private_key_pem 7:5',
+  ],
+  [
     'duration without unit',
     'name: web\nimage: nginx\nupdate:\n  healthy_deadline: 300\n',
     'invalid_duration update.healthy_deadline 4:3',

@@ -60,9 +60,26 @@ describe('defaults', () => {
       graceMs: 10_000,
     });
     expect(job!.routes).toEqual([
-      { hosts: ['api.example.com'], paths: ['/'], port: 'web', tls: false },
+      { hosts: ['api.example.com'], paths: ['/'], port: 'web', tls: false, redirectHttp: true },
     ]);
     expect(job!.ports).toEqual([{ label: 'web', to: 8080, static: null }]);
+  });
+
+  // Proves a tls route's custom certificate and redirect switch normalise to camelCase.
+  test('tls routes keep their certificate secrets and redirect switch', () => {
+    const [job] = jobsOf(
+      'name: web\nimage: nginx\nports: {http: 80}\nroutes:\n  - hosts: [a.example.com]\n    tls: true\n    redirect_http: false\n    certificate:\n      certificate_pem: CRT\n      private_key_pem: KEY\n',
+    );
+    expect(job!.routes).toEqual([
+      {
+        hosts: ['a.example.com'],
+        paths: ['/'],
+        port: 'http',
+        tls: true,
+        redirectHttp: false,
+        certificate: { certificatePemSecret: 'CRT', privateKeyPemSecret: 'KEY' },
+      },
+    ]);
   });
 
   // Proves sugar forms normalise: string commands split, secret lists and maps, env scalars.
