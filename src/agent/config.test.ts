@@ -22,6 +22,35 @@ describe('agent configuration', () => {
     expect(c).toMatchObject({ nodeName: 'c', apiPort: 3000, peerPort: 2000 });
   });
 
+  // Proves the ACME directory switch: production by default, staging or a URL by file or
+  // environment, and garbage refused.
+  test('acme directory switch', () => {
+    expect(resolveConfig({ nodeName: 'n' }).acme).toEqual({ directory: 'production' });
+    const env = configFromEnv({
+      BERTH_ACME_DIRECTORY: 'staging',
+      BERTH_ACME_EMAIL: 'ops@example.com',
+    });
+    expect(resolveConfig({ nodeName: 'n' }, env).acme).toEqual({
+      directory: 'staging',
+      email: 'ops@example.com',
+    });
+    const file = parseConfigText(
+      'acme:\n  directory: https://127.0.0.1:14000/dir\n  caFile: /tmp/ca.pem\n',
+      'b.yml',
+    );
+    expect(resolveConfig({ nodeName: 'n' }, file).acme.directory).toBe(
+      'https://127.0.0.1:14000/dir',
+    );
+    for (const acme of [
+      { directory: 'prod' },
+      { directory: 'ftp://x/dir' },
+      { email: 'not-an-email' },
+      { extra: 1 },
+    ]) {
+      expect(() => resolveConfig({ nodeName: 'n', acme })).toThrow(BerthError);
+    }
+  });
+
   // Proves garbage is refused with the stable code and every bad field named.
   test('garbage is refused with bad_config', () => {
     const bad = [

@@ -32,6 +32,11 @@ export const AgentConfigSchema = z
      * allocations anywhere in the cluster. Default 80; 0 turns the router off.
      */
     httpPort: port.default(80),
+    /**
+     * Port of the router's HTTPS listener (certificates chosen by SNI: ACME ones and the
+     * routes' custom ones). Default 443; 0 turns HTTPS off (and with it HTTP redirects).
+     */
+    httpsPort: port.default(443),
     /** Raft tick interval in ms; timeouts are whole ticks. Default 50 ms (see the Raft core). */
     raftTickMs: z.number().int().min(5).max(1_000).default(50),
     /**
@@ -49,6 +54,21 @@ export const AgentConfigSchema = z
     writeHoldMs: z.number().int().min(0).max(60_000).default(5_000),
     /** Labels for placement constraints, e.g. `{ zone: a }`. Default none. */
     labels: z.record(z.string(), z.string()).default({}),
+    /**
+     * ACME, for routes with `tls: true` (the leader orders; every router serves). `directory`
+     * is `production` (Let's Encrypt), `staging` (Let's Encrypt's staging, untrusted
+     * certificates for trying things out) or a directory URL (e.g. a private ACME CA).
+     * `caFile` trusts an extra CA for the directory's HTTPS (a private CA, Pebble in tests).
+     */
+    acme: z
+      .strictObject({
+        directory: z
+          .union([z.enum(['production', 'staging']), z.url({ protocol: /^https?$/ })])
+          .default('production'),
+        email: z.email().optional(),
+        caFile: z.string().min(1).optional(),
+      })
+      .default({ directory: 'production' }),
     /** Log level: debug, info, warn, error. Default warn (quiet). */
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
   })
@@ -74,11 +94,19 @@ const envFields = {
   BERTH_PEER_PORT: 'peerPort',
   BERTH_API_PORT: 'apiPort',
   BERTH_HTTP_PORT: 'httpPort',
+  BERTH_HTTPS_PORT: 'httpsPort',
   BERTH_LOG_LEVEL: 'logLevel',
   BERTH_LOG: 'logLevel',
 } as const;
 
-const numericFields = new Set(['peerPort', 'apiPort', 'httpPort']);
+/** Nested settings with their own variables (`BERTH_ACME_DIRECTORY` → `acme.directory`). */
+const envAcmeFields = {
+  BERTH_ACME_DIRECTORY: 'directory',
+  BERTH_ACME_EMAIL: 'email',
+  BERTH_ACME_CA_FILE: 'caFile',
+} as const;
+
+const numericFields = new Set(['peerPort', 'apiPort', 'httpPort', 'httpsPort']);
 
 /** Reads `BERTH_*` variables into a partial config (numbers parsed, nothing validated yet). */
 export function configFromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
@@ -88,6 +116,12 @@ export function configFromEnv(env: Record<string, string | undefined>): Record<s
     if (raw === undefined || raw === '') continue;
     out[field] = numericFields.has(field) ? Number(raw) : raw;
   }
+  const acme: Record<string, string> = {};
+  for (const [variable, field] of Object.entries(envAcmeFields)) {
+    const raw = env[variable];
+    if (raw !== undefined && raw !== '') acme[field] = raw;
+  }
+  if (Object.keys(acme).length > 0) out.acme = acme;
   return out;
 }
 

@@ -21,6 +21,9 @@ import { activeKey } from '../secrets/keyring.ts';
 import { openSecretText, sealSecret } from '../secrets/vault.ts';
 import type { Job } from '../spec/normalize.ts';
 import * as q from '../state/queries.ts';
+import { getCertificate } from '../state/queries-certs.ts';
+import { certificateViews } from './cert-status.ts';
+import { checkCustomCertificates } from './custom-certs.ts';
 import { dryRun } from './dry-run.ts';
 import { forwardedHeader } from './forward.ts';
 import { requestContext } from './request-context.ts';
@@ -33,6 +36,7 @@ export const proposeTimeoutMs = 10_000;
 const rejectionCodes: Record<string, string> = {
   job_unknown: 'job_not_found',
   secret_unknown: 'secret_not_found',
+  certificate_unknown: 'certificate_not_found',
   token_unknown: 'token_not_found',
   node_unknown: 'node_not_found',
 };
@@ -93,6 +97,7 @@ export class RaftClusterService implements api.ClusterService {
       ) {
         return { index: current.modifyIndex };
       }
+      checkCustomCertificates(command.job, (name) => this.readSecret(name), this.#wallMs());
     }
     const [type, data] = this.#commandOf(command);
     return this.proposeState(type, data);
@@ -194,6 +199,19 @@ export class RaftClusterService implements api.ClusterService {
     const sealed = q.getSealedSecret(this.#state.db, name);
     if (!sealed) return null;
     return openSecretText(this.#requireKeyring(), name, sealed);
+  }
+
+  listCertificates(): api.CertificateView[] {
+    return certificateViews(this.#state.db, this.#wallMs(), (name) =>
+      this.#keyring ? this.readSecret(name) : null,
+    );
+  }
+
+  async renewCertificate(host: string): Promise<api.ProposeAck> {
+    if (!getCertificate(this.#state.db, host)) {
+      throw new BerthError('certificate_not_found', `no certificate for ${host} to renew`);
+    }
+    return this.proposeState('cert_renew_requested', { host });
   }
 
   listTokens(query: api.ListQuery): api.TokenView[] {

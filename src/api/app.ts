@@ -21,6 +21,7 @@ import { errorResponse } from './errors.ts';
 import { EventHub } from './event-feed.ts';
 import { holdWhileLeaderless, leaderHoldMsDefault } from './hold.ts';
 import { JobSpecSchema } from './job-spec.ts';
+import { registerCertificateRoutes } from './routes-certs.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerEventRoutes } from './routes-events.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
@@ -112,6 +113,7 @@ export function createApi(options: ApiOptions): Hono<ApiEnv> {
   registerTokenRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerLogRoutes(app, deps);
+  registerCertificateRoutes(app, deps);
   app.get('/metrics', requireRole('read-only'), (c) =>
     c.body(metrics.expose(), 200, { 'Content-Type': exposition004ContentType }),
   );

@@ -201,6 +201,31 @@ export interface AllocationLogs {
   node: string;
 }
 
+/** One TLS host and its certificate, as `berth cert ls` shows it. */
+export interface CertificateView {
+  host: string;
+  /** The job whose route serves the host. */
+  job: string;
+  /** `acme`: ordered by the cluster; `custom`: from the route's secrets. */
+  source: 'acme' | 'custom';
+  /**
+   * `valid`; `renewing` (valid, a renewal is due or in progress); `ordering` (no certificate
+   * yet, an order runs); `failed` (the last order failed, see lastError); `expired`;
+   * `unknown` (a custom certificate this node cannot open: workers hold no keyring).
+   */
+  status: 'valid' | 'renewing' | 'ordering' | 'failed' | 'expired' | 'unknown';
+  issuer: string | null;
+  serial: string | null;
+  notBeforeMs: number | null;
+  notAfterMs: number | null;
+  /** When the certificates actor renews it (a third of the lifetime left); null for custom. */
+  renewAtMs: number | null;
+  lastError: string | null;
+  attempts: number;
+  /** When a failed order is retried (backoff). */
+  nextAttemptAtMs: number | null;
+}
+
 export interface ClusterService {
   status(): Awaitable<ClusterStatus>;
   /**
@@ -273,6 +298,17 @@ export interface ClusterService {
     enabled: boolean,
     message?: string,
   ): Promise<{ index: number; maintenance: JobMaintenanceView }>;
+
+  /**
+   * Every host of a `tls: true` route with its certificate's state: issuer, validity,
+   * when renewal is due, the last ordering error. Optional: the route answers 501.
+   */
+  listCertificates?(): Awaitable<CertificateView[]>;
+  /**
+   * Asks the certificates actor to renew the host's certificate now (proposes
+   * `cert_renew_requested`). Optional: answers 501. Rejects `certificate_not_found`.
+   */
+  renewCertificate?(host: string): Promise<ProposeAck>;
 
   /** The committed log the event stream reads from (durable: streams resume by index). */
   readonly events: CommittedLog;

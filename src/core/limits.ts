@@ -164,6 +164,8 @@ export const limits = {
   stateCertificatePemLengthMax: 65_536,
   /** ACME HTTP-01 answers stored at once (a few per order in progress). */
   stateAcmeChallengesMax: 1_000,
+  /** A certificate is renewed when this fraction of its lifetime is left (Let's Encrypt advises 1/3). */
+  certRenewRemainingFraction: 1 / 3,
   /** State commands: largest sealed secret (base64 ciphertext), in chars. */
   stateSecretCiphertextLengthMax: 262_144,
   /** Versions of one job the state machine keeps; older versions are pruned at apply. */
@@ -290,6 +292,8 @@ export const limits = {
   routerTlsKeysRetryCapMs: 60_000,
   /** Router TLS: how far a signed key request's time may be from the leader's, in ms. */
   routerTlsKeysSkewMsMax: 60_000,
+  /** Router TLS on a worker: time one key fetch from the leader may take, in ms. */
+  routerTlsKeysFetchTimeoutMs: 10_000,
   /** Certificates: ACME orders the leader drives at once; further hosts wait for a slot. */
   acmeOrdersInFlightMax: 4,
   /** Certificates: delay after an order's first failure, in ms; doubles per failure up to the cap. */

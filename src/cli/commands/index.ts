@@ -1,5 +1,6 @@
 /** Every CLI command, in the order `berth --help` lists them. */
 import type { Command } from '../registry.ts';
+import { certCommands } from './cert.ts';
 import { contextCommands } from './context.ts';
 import { deployCommands } from './deploy.ts';
 import { eventCommands } from './events.ts';
@@ -25,6 +26,7 @@ export function allCommands(): Command[] {
     ...jobCommands,
     ...logCommands,
     ...secretCommands,
+    ...certCommands,
     ...tokenCommands,
     ...raftCommands,
     ...eventCommands,

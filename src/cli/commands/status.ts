@@ -3,6 +3,7 @@ import { BerthError } from '../../core/errors.ts';
 import type { ApiClient } from '../client.ts';
 import { emit, type Output, paint, table } from '../output.ts';
 import { type Command, exitCode } from '../registry.ts';
+import { certificateTable, fetchCertificates } from './cert.ts';
 import { type PeerView, peerLag } from './raft.ts';
 import { clientFor, itemsOf, positionals, yesNo } from './shared.ts';
 
@@ -31,6 +32,18 @@ async function fetchPeers(client: ApiClient): Promise<PeersResult> {
       throw error;
     }
     return { unavailable: error.code };
+  }
+}
+
+/** A section `berth status` shows only when the server has it (older servers answer 501). */
+async function fetchOptional<T>(fetchIt: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fetchIt();
+  } catch (error) {
+    if (error instanceof BerthError && ['not_implemented', 'not_found'].includes(error.code)) {
+      return null;
+    }
+    throw error;
   }
 }
 
@@ -70,14 +83,19 @@ export const statusCommands: Command[] = [
       const client = clientFor(args, out);
       const status = await client.request<StatusView>('/v1/status');
       const peers = await fetchPeers(client);
+      const certificates = await fetchOptional(() => fetchCertificates(client));
       const json = {
+        certificates,
         ...status,
         peers:
           'peers' in peers
             ? peers.peers.map((p) => ({ ...p, lag: peerLag(p, status.commitIndex) }))
             : null,
       };
-      emit(out, json, () => humanStatus(out, status, peers));
+      emit(out, json, () => {
+        const certs = certificates === null ? [] : ['', certificateTable(out, certificates)];
+        return [humanStatus(out, status, peers), ...certs].join('\n');
+      });
       return exitCode.ok;
     },
   },
