@@ -49,6 +49,7 @@ interface DemoNode {
   apiPort: number;
   peerPort: number;
   httpPort: number;
+  httpsPort: number;
   process?: Subprocess;
 }
 
@@ -78,6 +79,7 @@ function planNodes(dir: string): DemoNode[] {
   const apiPorts = freePortsFrom(4646, nodeCount, taken);
   const peerPorts = freePortsFrom(4650, nodeCount, taken);
   const httpPorts = freePortsFrom(8080, nodeCount, taken);
+  const httpsPorts = freePortsFrom(8443, nodeCount, taken);
   return apiPorts.map((apiPort, i) => ({
     name: `n${i + 1}`,
     dataDir: join(dir, `n${i + 1}`),
@@ -85,6 +87,7 @@ function planNodes(dir: string): DemoNode[] {
     apiPort,
     peerPort: peerPorts[i] as number,
     httpPort: httpPorts[i] as number,
+    httpsPort: httpsPorts[i] as number,
   }));
 }
 
@@ -109,7 +112,7 @@ function nodeFlags(node: DemoNode): string[] {
   return [
     ...['--data-dir', node.dataDir, '--name', node.name, '--bind', '127.0.0.1'],
     ...['--api-port', String(node.apiPort), '--peer-port', String(node.peerPort)],
-    ...['--http-port', String(node.httpPort)],
+    ...['--http-port', String(node.httpPort), '--https-port', String(node.httpsPort)],
   ];
 }
 

@@ -188,4 +188,22 @@ describe('matching', () => {
     expect(decideRoute(emptyRouteTable(), 'app.test', '/').kind).toBe('no_route');
     expect(decideRoute(table, 'example.com', '/api').kind).toBe('proxy');
   });
+
+  test('redirectHttp follows tls: on by default, off when the spec says so, never without tls', () => {
+    // Proves the redirect flag a route carries: a stored spec without the field redirects,
+    // `redirect_http: false` does not, and a plain-HTTP route never does.
+    const route = (name: string, tls: boolean, redirectHttp?: boolean): RouteInputJob => ({
+      name,
+      routes: [{ hosts: [`${name}.test`], paths: [], port: 'http', tls, redirectHttp }],
+    });
+    const flags = buildRouteTable({
+      jobs: [route('a', true), route('b', true, false), route('c', false, true)],
+      allocations: [],
+      nodes,
+    });
+    const pick = (host: string) => matchRoute(flags, host, '/');
+    expect([pick('a.test')?.tls, pick('a.test')?.redirectHttp]).toEqual([true, true]);
+    expect([pick('b.test')?.tls, pick('b.test')?.redirectHttp]).toEqual([true, false]);
+    expect([pick('c.test')?.tls, pick('c.test')?.redirectHttp]).toEqual([false, false]);
+  });
 });

@@ -11,6 +11,7 @@ import type {
   RouteEntry,
   RouteInputAllocation,
   RouteInputJob,
+  RouteSpec,
   RouteTable,
   RouteTableInput,
   RouteTableProblem,
@@ -31,7 +32,7 @@ export function buildRouteTable(input: RouteTableInput): RouteTable {
       problems.push(...upstreams.problems);
       for (const host of spec.hosts.length === 0 ? [''] : spec.hosts) {
         for (const path of spec.paths.length === 0 ? ['/'] : spec.paths) {
-          const entry = makeEntry(job, normalizeHost(host), normalizePrefix(path), spec.tls);
+          const entry = makeEntry(job, normalizeHost(host), normalizePrefix(path), spec);
           addEntry(byKey, { ...entry, upstreams: upstreams.list }, problems);
         }
       }
@@ -95,14 +96,15 @@ function makeEntry(
   job: RouteInputJob,
   host: string,
   pathPrefix: string,
-  tls: boolean,
+  spec: RouteSpec,
 ): Omit<RouteEntry, 'upstreams'> {
   return {
     id: `${job.name} ${host === '' ? '*' : host}${pathPrefix}`,
     job: job.name,
     host,
     pathPrefix,
-    tls,
+    tls: spec.tls,
+    redirectHttp: spec.tls && spec.redirectHttp !== false,
     maintenanceMessage: job.maintenance ? job.maintenance.message : null,
   };
 }

@@ -10,6 +10,11 @@ export interface RouteSpec {
   paths: readonly string[];
   port: string;
   tls: boolean;
+  /**
+   * With tls: answer plain HTTP with a redirect to HTTPS once a certificate for the host
+   * is served. Absent (specs stored before the field existed) means true.
+   */
+  redirectHttp?: boolean;
 }
 
 /** A job as the router needs it; `maintenance` set means every route answers 503. */
@@ -62,6 +67,8 @@ export interface RouteEntry {
   /** Starts with `/`; `/` matches every path. */
   pathPrefix: string;
   tls: boolean;
+  /** Plain HTTP is redirected to HTTPS (only with `tls`, and only once a certificate is served). */
+  redirectHttp: boolean;
   /** Set while the job is in maintenance: the route answers 503 with this message. */
   maintenanceMessage: string | null;
   /** Sorted by allocation id, so every node builds the same order. */

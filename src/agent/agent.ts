@@ -20,6 +20,7 @@ import { buildRouteTable } from '../../actors/router/index.ts';
 import { createApi } from '../api/app.ts';
 import type { ApiEnv } from '../api/env.ts';
 import { serveApi } from '../api/server.ts';
+import type { CertificatesHost } from '../certificates/certificates-host.ts';
 import { realClock } from '../core/clock.ts';
 import { BerthError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -28,10 +29,13 @@ import { certificateInfo } from '../pki/index.ts';
 import { RaftHost } from '../raft/raft-host.ts';
 import { SqliteRaftStorage } from '../raft/sqlite-storage.ts';
 import { Router, routeTableInputFromState } from '../router/index.ts';
+import { fallbackCertificate } from '../router/tls-self-signed.ts';
 import { ActorSystem } from '../runtime/index.ts';
 import { type Keyring, keyringFileName, readKeyring } from '../secrets/keyring.ts';
 import * as q from '../state/queries.ts';
+import { withTestFaults } from '../transport/fault-injection.ts';
 import { TlsTransport } from '../transport/tls-transport.ts';
+import { createCertificatesHost, registerCertificateMetrics } from './acme-duty.ts';
 import type { AgentConfig } from './config.ts';
 import {
   type DataPaths,
@@ -49,9 +53,11 @@ import { readSeedPeers } from './peers-file.ts';
 import { RaftClusterService } from './raft-cluster-service.ts';
 import { captureRequestContext } from './request-context.ts';
 import { rotateIfDue } from './rotation.ts';
+import { acmeChallengeLookup, leaderTlsKeysFetcher, RouterTls } from './router-tls.ts';
 import { Scheduling } from './scheduling.ts';
 import { StateHost } from './state-host.ts';
 import { Supervision } from './supervision.ts';
+import { tlsKeysRoutes } from './tls-keys.ts';
 
 /** Splits `host:port` (IPv6 in brackets) into its parts. */
 export function parseHostPort(address: string): { host: string; port: number } {
@@ -84,6 +90,8 @@ export class Agent {
   #supervision: Supervision | undefined;
   #system: ActorSystem | undefined;
   #router: Router | undefined;
+  #routerTls: RouterTls | undefined;
+  #acme: CertificatesHost | undefined;
   #stopped = false;
 
   private constructor(parts: {
@@ -156,7 +164,10 @@ export class Agent {
       storage.close();
       throw listenFailed('peer', config.bindAddress, config.peerPort, error);
     }
-    const observed = new ObservedTransport(transport);
+    // withTestFaults is the identity unless the TEST-ONLY flag BERTH_TEST_FAULTS_FILE is set.
+    const observed = new ObservedTransport(
+      withTestFaults(transport, { dataDir: config.dataDir, logger }),
+    );
     let state: StateHost | undefined;
     const raft = new RaftHost({
       config: defaultRaftConfig(identity.nodeId, { multiplier: config.raftMultiplier }),
@@ -172,6 +183,8 @@ export class Agent {
 
     const service = new RaftClusterService({ raft, state, keyring });
     const metrics = new MetricsRegistry();
+    registerCertificateMetrics(metrics, state);
+    const acme = createCertificatesHost({ config, raft, state, service, keyring, logger });
     const app = buildApp({ identity, config, tls, raft, state, service, keyring, logger, metrics });
     let server: Server<unknown>;
     try {
@@ -196,6 +209,7 @@ export class Agent {
       metrics,
       rotate: () => agent?.rotateCertificate() ?? Promise.resolve(false),
       scheduling: new Scheduling({ raft, state, service, logger }),
+      acme,
     });
     agent = new Agent({
       identity,
@@ -212,6 +226,7 @@ export class Agent {
       duties,
     });
     const started = agent;
+    started.#acme = acme;
     try {
       started.#supervision = await Supervision.start({
         nodeId: identity.nodeId,
@@ -230,7 +245,17 @@ export class Agent {
     }
     if (config.httpPort !== 0) {
       try {
-        started.#router = startRouter(config, state, metrics, logger);
+        const routing = await startRouter({
+          config,
+          state,
+          metrics,
+          logger,
+          keyring,
+          paths,
+          apiUrl: started.apiUrl,
+        });
+        started.#router = routing.router;
+        started.#routerTls = routing.tls;
       } catch (error) {
         await started.stop();
         throw listenFailed('router', config.bindAddress, config.httpPort, error);
@@ -255,8 +280,10 @@ export class Agent {
     this.#stopped = true;
     this.#duties.stop();
     await this.#system?.shutdown();
+    await this.#acme?.stop();
     // Tasks keep running: the next agent adopts them by their labels (DESIGN.md §5).
     await this.#supervision?.close();
+    this.#routerTls?.stop();
     await this.#router?.stop({ force: true });
     this.#server.stop(true);
     await this.raft.close();
@@ -345,33 +372,54 @@ function listenApi(
 /**
  * The node's router: its table is rebuilt from committed state after every applied batch
  * (routes only ever come from the log, plus the router's own passive health), so with no
- * leader it keeps serving the last table it built.
+ * leader it keeps serving the last table it built. Its TLS side (router-tls.ts) follows
+ * the same batches: certificates to serve, and HTTP-01 answers from the challenge table.
  */
-function startRouter(
-  config: AgentConfig,
-  state: StateHost,
-  metrics: MetricsRegistry,
-  logger: Logger,
-): Router {
+async function startRouter(p: {
+  config: AgentConfig;
+  state: StateHost;
+  metrics: MetricsRegistry;
+  logger: Logger;
+  keyring: Keyring | undefined;
+  paths: DataPaths;
+  apiUrl: string;
+}): Promise<{ router: Router; tls: RouterTls | undefined }> {
+  const { config, state, logger } = p;
+  const https = config.httpsPort !== 0;
+  // Generated per start and kept in memory: it names no host, it only stands in for one.
+  const tlsFallback = https ? await fallbackCertificate() : undefined;
   const router = new Router({
     listen: { hostname: config.bindAddress, port: config.httpPort },
+    listenTls: https ? { hostname: config.bindAddress, port: config.httpsPort } : undefined,
+    tlsFallback,
+    acmeChallenge: acmeChallengeLookup(state),
     logger,
-    metrics,
+    metrics: p.metrics,
   });
   router.start();
+  const tls = https
+    ? new RouterTls({
+        router,
+        state,
+        keyring: p.keyring,
+        fetchFromLeader: leaderTlsKeysFetcher(p.apiUrl, () => readTls(p.paths)),
+        logger,
+      })
+    : undefined;
   let signature = '';
   const refresh = () => {
     const table = buildRouteTable(routeTableInputFromState(state.db));
     const next = JSON.stringify(table.routes);
-    if (next === signature) return;
-    signature = next;
-    router.setTable(table);
-    for (const problem of table.problems)
-      logger.warn('route problem', { problem: String(problem) });
+    if (next !== signature) {
+      signature = next;
+      router.setTable(table);
+      for (const problem of table.problems) logger.warn('route problem', { ...problem });
+    }
+    tls?.refresh();
   };
   refresh();
   state.onApplied(refresh);
-  return router;
+  return { router, tls };
 }
 
 /** Forwarding first, then the public join routes, then the authenticated API. */
@@ -409,6 +457,17 @@ function buildApp(p: AppParts): Hono<ApiEnv> {
       state: p.state,
       service: p.service,
       keyring: p.keyring,
+      logger: p.logger,
+    }),
+  );
+  outer.route(
+    '/',
+    tlsKeysRoutes({
+      clusterName: p.identity.clusterName,
+      caPem: p.tls.caPem,
+      state: p.state,
+      keyring: p.keyring,
+      isLeader: () => p.raft.status().role === 'leader',
       logger: p.logger,
     }),
   );

@@ -58,7 +58,7 @@ describe('certificateViews', () => {
         certificateViews(state.db, nowMs, () => null).map((v) => [v.host, v.status]),
       );
     expect(at(10 * dayMs)).toEqual({
-      'a.example.com': 'ordering',
+      'a.example.com': 'pending',
       'b.example.com': 'failed',
       'c.example.com': 'valid',
     });

@@ -31,7 +31,8 @@ export function certificateViews(
     let status: CertificateView['status'];
     if (cert && cert.notAfterMs <= nowMs) status = 'expired';
     else if (cert) status = order || (renewAt !== null && renewAt <= nowMs) ? 'renewing' : 'valid';
-    else status = order?.status === 'failed' && order.attempts > 0 ? 'failed' : 'ordering';
+    else if (order?.status === 'pending') status = 'ordering';
+    else status = order?.status === 'failed' && order.attempts > 0 ? 'failed' : 'pending';
     return {
       host: tls.host,
       job: tls.jobId,

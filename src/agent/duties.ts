@@ -53,7 +53,12 @@ export interface DutiesOptions {
   rotate: () => Promise<boolean>;
   /** The leader's scheduling loop and deployment watcher. */
   scheduling: { round(): Promise<void> };
+  /** The certificates actor's ACME host (absent on workers); ticked every acmeTickMs. */
+  acme?: { tick(): unknown };
 }
+
+/** How often the certificates actor plans, in ms (a tick with nothing to do reads nothing). */
+export const acmeTickMs = 1_000;
 
 /** How often the certificate's age is checked, in ms (the first check is 10 s after start). */
 export const rotationCheckMs = 60 * 60_000;
@@ -99,6 +104,14 @@ export class Duties {
         await this.#o.rotate();
       }),
     );
+    const acme = this.#o.acme;
+    if (acme) {
+      this.#spawnTicker(system, supervisor, 'acme', acmeTickMs, acmeTickMs, () =>
+        this.#guard('acme', async () => {
+          acme.tick();
+        }),
+      );
+    }
   }
 
   #spawnTicker(

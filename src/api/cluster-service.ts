@@ -209,11 +209,12 @@ export interface CertificateView {
   /** `acme`: ordered by the cluster; `custom`: from the route's secrets. */
   source: 'acme' | 'custom';
   /**
-   * `valid`; `renewing` (valid, a renewal is due or in progress); `ordering` (no certificate
-   * yet, an order runs); `failed` (the last order failed, see lastError); `expired`;
+   * `valid`; `renewing` (valid, a renewal is due or in progress); `pending` (no certificate
+   * yet, no order placed yet); `ordering` (no certificate yet, an order is placed at the
+   * ACME server); `failed` (the last order failed, see lastError); `expired`;
    * `unknown` (a custom certificate this node cannot open: workers hold no keyring).
    */
-  status: 'valid' | 'renewing' | 'ordering' | 'failed' | 'expired' | 'unknown';
+  status: 'valid' | 'renewing' | 'pending' | 'ordering' | 'failed' | 'expired' | 'unknown';
   issuer: string | null;
   serial: string | null;
   notBeforeMs: number | null;

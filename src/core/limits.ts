@@ -280,6 +280,22 @@ export const limits = {
   routerClientIdleSeconds: 120,
   /** Router: messages from an upstream WebSocket queued until the client side has opened. */
   routerWsPendingMessagesMax: 256,
+  /** Router: keep-alive connections open to one upstream at once; requests past it use fetch. */
+  routerUpstreamConnsMax: 1_024,
+  /** Router: idle keep-alive connections kept per upstream; more are closed when released. */
+  routerUpstreamIdleConnsMax: 256,
+  /** Router: an idle upstream connection is closed after this, in seconds (below common 5 s server timeouts). */
+  routerUpstreamIdleSeconds: 4,
+  /** Router: times one request is resent on a fresh connection after a reused one was found closed. */
+  routerUpstreamStaleRetriesMax: 1,
+  /** Router: largest upstream response head (status line and headers), in bytes; bigger is a bad gateway. */
+  routerResponseHeadBytesMax: 65_536,
+  /** Router: fixed-length response bodies up to this size are read whole before answering, in bytes. */
+  routerResponseBufferBytesMax: 65_536,
+  /** Router: response bytes queued toward a slow client before the upstream socket is paused. */
+  routerResponseQueueBytesMax: 262_144,
+  /** Router: longest chunk-size line (with extensions) in a chunked upstream response, in bytes. */
+  routerChunkLineBytesMax: 4_096,
   /** Router TLS: host names (SNI entries) one HTTPS listener serves; the rest are reported dropped. */
   routerTlsHostsMax: 10_000,
   /** Router TLS: replaced HTTPS listeners left draining at once; past it the oldest is cut. */
@@ -387,4 +403,12 @@ assert(limits.acmePollBaseMs <= limits.acmePollCapMs, 'ACME poll base above cap'
 assert(
   limits.routerUpstreamTimeoutMs <= limits.routerRequestTimeoutMs,
   'one upstream attempt must fit the request timeout',
+);
+assert(
+  limits.routerUpstreamIdleConnsMax <= limits.routerUpstreamConnsMax,
+  'idle upstream connections are a subset of the open ones',
+);
+assert(
+  limits.routerResponseBufferBytesMax <= limits.routerResponseQueueBytesMax,
+  'a buffered response body must fit the response queue',
 );

@@ -62,3 +62,16 @@ test('replicated maintenance reaches the route table; the options map still over
   expect(live.jobs.find((j) => j.name === 'web')?.maintenance).toBeUndefined();
   expect(matchRoute(buildRouteTable(live), 'app.test', '/')?.maintenanceMessage).toBeNull();
 });
+
+test('stored tls routes carry redirect_http into the table; a spec without it redirects', () => {
+  // Proves the stored `redirectHttp` (and its absence in older specs) reaches the routes.
+  const state = openTestState();
+  const routes = [
+    { hosts: ['kept.test'], paths: [], port: 'http', tls: true },
+    { hosts: ['plain.test'], paths: [], port: 'http', tls: true, redirectHttp: false },
+  ];
+  state.submit('job_registered', jobRegistered('web', { spec: { name: 'web', routes } }));
+  const table = buildRouteTable(routeTableInputFromState(state.db));
+  expect(matchRoute(table, 'kept.test', '/')?.redirectHttp).toBe(true);
+  expect(matchRoute(table, 'plain.test', '/')?.redirectHttp).toBe(false);
+});

@@ -15,6 +15,8 @@ const StoredRoutes = z.array(
     paths: z.array(z.string()),
     port: z.string(),
     tls: z.boolean(),
+    /** Absent in specs stored before the field existed; the table reads that as true. */
+    redirectHttp: z.boolean().optional(),
   }),
 );
 

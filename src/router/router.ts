@@ -1,20 +1,45 @@
 /**
- * The router's proxy engine: one Bun.serve listener that serves from the current route
- * table. `setTable` swaps the whole table at once, so each request sees one consistent
- * table; requests already sent to an upstream that left the table run to completion
- * (draining), and `inFlight(allocId)` says when none are left.
+ * The router's proxy engine: an HTTP listener and, optionally, an HTTPS listener (SNI
+ * selects among the certificates given to `setCertificates`), both serving from the
+ * current route table and upstream pool. `setTable` swaps the whole table at once, so
+ * each request sees one consistent table; requests already sent to an upstream that left
+ * the table run to completion (draining), and `inFlight(allocId)` says when none are left.
+ *
+ * The HTTP listener also answers ACME HTTP-01 challenges and redirects routes with `tls`
+ * to HTTPS once their host's certificate is served (acme-challenge.ts, redirect-https.ts).
  */
-import type { Server } from 'bun';
-import { decideRoute, emptyRouteTable, type RouteTable } from '../../actors/router/index.ts';
+import type { Server, TLSOptions } from 'bun';
+import {
+  decideRoute,
+  emptyRouteTable,
+  normalizeHost,
+  type RouteEntry,
+  type RouteTable,
+} from '../../actors/router/index.ts';
 import { assert } from '../core/assert.ts';
+import { BerthError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { MetricsRegistry } from '../metrics/registry.ts';
+import {
+  type AcmeChallengeLookup,
+  answerAcmeChallenge,
+  isAcmeChallengePath,
+} from './acme-challenge.ts';
 import { type Balancing, type RouterLimits, resolveRouterLimits } from './config.ts';
 import { errorResponse } from './error-response.ts';
 import type { ClientFacts } from './headers.ts';
 import { type ForwardRequest, type ProxyContext, proxyHttp } from './proxy-http.ts';
 import { type ProxiedSocket, proxyWebSocket, webSocketHandler } from './proxy-ws.ts';
+import { httpsRedirectLocation, redirectResponse } from './redirect-https.ts';
 import { RouterMetrics } from './router-metrics.ts';
+import {
+  buildSniSet,
+  type SniSet,
+  sniCovers,
+  type TlsCertificate,
+  type TlsCertificateProblem,
+} from './tls-certificates.ts';
+import { TlsListener } from './tls-listener.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
 export interface RouterOptions {
@@ -31,6 +56,33 @@ export interface RouterOptions {
   metrics?: MetricsRegistry;
   /** Monotonic milliseconds; default performance.now (tests may inject a clock). */
   nowMs?: () => number;
+  /**
+   * Where to serve HTTPS (X-Forwarded-Proto `https`), from certificates given to
+   * `setCertificates`. Absent: no HTTPS, and no redirects.
+   */
+  listenTls?: { hostname: string; port: number } | undefined;
+  /**
+   * Presented to HTTPS clients whose SNI names no host we hold a certificate for, instead
+   * of another site's certificate. The HTTPS listener binds when the first certificate
+   * arrives either way (tls-listener.ts).
+   */
+  tlsFallback?: { certPem: string; keyPem: string } | undefined;
+  /** Answers ACME HTTP-01 challenges on the HTTP listener; absent: the path is routed as any. */
+  acmeChallenge?: AcmeChallengeLookup | undefined;
+}
+
+/** What `setCertificates` did: problems are certificates or hosts left out. */
+export interface SetCertificatesResult {
+  outcome: 'unchanged' | 'started' | 'replaced' | 'closed' | 'listen_failed';
+  problems: readonly TlsCertificateProblem[];
+  /** Set with `listen_failed`: the listener's error; the previous certificates stay served. */
+  error?: BerthError;
+}
+
+/** One listener's view: its scheme and the proxy context bound to its Bun server. */
+interface Listener {
+  proto: 'http' | 'https';
+  ctx: ProxyContext;
 }
 
 type RouterState = 'created' | 'running' | 'stopped';
@@ -40,11 +92,14 @@ export class Router {
   readonly #limits: RouterLimits;
   readonly #pool: UpstreamPool;
   readonly #metrics: RouterMetrics;
-  readonly #ctx: ProxyContext;
+  readonly #shared: Omit<ProxyContext, 'server'>;
   readonly #webSockets = { count: 0 };
+  readonly #tls: TlsListener<ProxiedSocket> | undefined;
   #table: RouteTable = emptyRouteTable();
   #server: Server<ProxiedSocket> | undefined;
   #state: RouterState = 'created';
+  /** The certificates last given, served once the listener runs. */
+  #wanted: SniSet | undefined;
 
   constructor(options: RouterOptions) {
     this.#options = options;
@@ -55,30 +110,60 @@ export class Router {
       ...this.#pool.stats(),
       webSockets: this.#webSockets.count,
     }));
-    this.#ctx = {
+    this.#shared = {
       pool: this.#pool,
       limits: this.#limits,
       balancing: options.balancing ?? 'round-robin',
       metrics: this.#metrics,
       logger: options.logger.child({ actor: 'router' }),
-      server: () => this.#server as Server<unknown> | undefined,
     };
+    const { listenTls } = options;
+    this.#tls =
+      listenTls &&
+      new TlsListener<ProxiedSocket>({
+        hostname: listenTls.hostname,
+        port: listenTls.port,
+        fallback: options.tlsFallback,
+        open: (listen, tls) => this.#serve(listen, 'https', tls),
+        logger: this.#shared.logger,
+      });
   }
 
-  /** Starts listening. Throws (Bun's error) when the address is taken. */
+  /**
+   * Starts the HTTP listener; throws (Bun's error) when the address is taken. HTTPS binds
+   * once there is a certificate to serve (`setCertificates`, before or after this).
+   */
   start(): void {
     assert(this.#state === 'created', `router cannot start when ${this.#state}`);
-    this.#server = Bun.serve<ProxiedSocket>({
-      hostname: this.#options.listen.hostname,
-      port: this.#options.listen.port,
-      idleTimeout: this.#limits.clientIdleSeconds,
-      // The limit is enforced by proxy-http (Content-Length check, then a counting stream)
-      // so the client gets our 413 with its code; Bun's own check would answer first.
-      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch: (req, server) => this.#handle(req, server),
-      websocket: webSocketHandler(),
-    });
+    this.#server = this.#serve(this.#options.listen, this.#options.proto ?? 'http');
     this.#state = 'running';
+    const error = this.#wanted && this.#serveWanted(this.#wanted).error;
+    if (error) this.#shared.logger.error('https listener failed', { error: error.message });
+  }
+
+  /**
+   * Serves `certs` over HTTPS, chosen by SNI, to new connections from now on; connections
+   * already open finish with the certificate they have (tls-listener.ts). The listener
+   * binds with the first certificate and closes when none is left. A pair that is not
+   * valid, or a host its certificate does not cover, is left out and reported. Does
+   * nothing when the set is unchanged (compared by host and chain fingerprint). Before
+   * `start()`, or without `listenTls`, the certificates are only remembered.
+   */
+  setCertificates(certs: readonly TlsCertificate[]): SetCertificatesResult {
+    const set = buildSniSet(certs);
+    this.#wanted = set;
+    if (this.#state !== 'running') return { outcome: 'unchanged', problems: set.problems };
+    return this.#serveWanted(set);
+  }
+
+  /** True when HTTPS is served for `host` (exact or by wildcard certificate). */
+  hasCertificate(host: string): boolean {
+    return this.#tls !== undefined && sniCovers(this.#tls.served, normalizeHost(host));
+  }
+
+  /** The bound HTTPS port, or undefined while HTTPS is not listening. */
+  get tlsPort(): number | undefined {
+    return this.#tls?.port;
   }
 
   /** Swaps the route table; in-flight requests keep the upstream they were sent to. */
@@ -118,25 +203,107 @@ export class Router {
       return;
     }
     this.#state = 'stopped';
-    await this.#server?.stop(options.force ?? false);
+    const force = options.force ?? false;
+    await Promise.all([this.#server?.stop(force), this.#tls?.stop(force)]);
   }
 
-  async #handle(req: Request, server: Server<ProxiedSocket>): Promise<Response | undefined> {
+  #serveWanted(set: SniSet): SetCertificatesResult {
+    if (!this.#tls) return { outcome: 'unchanged', problems: set.problems };
+    try {
+      return { outcome: this.#tls.serve(set), problems: set.problems };
+    } catch (error) {
+      if (!(error instanceof BerthError)) throw error;
+      return { outcome: 'listen_failed', problems: set.problems, error };
+    }
+  }
+
+  /**
+   * One Bun.serve with the router's handlers. Each server gets its own proxy context, so
+   * `timeout` and `upgrade` are called on the server that received the request.
+   */
+  #serve(
+    listen: { hostname: string; port: number },
+    proto: 'http' | 'https',
+    tls?: TLSOptions[],
+  ): Server<ProxiedSocket> {
+    let server: Server<ProxiedSocket> | undefined;
+    const listener: Listener = {
+      proto,
+      ctx: { ...this.#shared, server: () => server as Server<unknown> | undefined },
+    };
+    server = Bun.serve<ProxiedSocket>({
+      hostname: listen.hostname,
+      port: listen.port,
+      idleTimeout: this.#limits.clientIdleSeconds,
+      // The limit is enforced by proxy-http (Content-Length check, then a counting stream)
+      // so the client gets our 413 with its code; Bun's own check would answer first.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      // Replaced HTTPS listeners share the port with their successor (tls-listener.ts).
+      ...(tls ? { tls, reusePort: true } : {}),
+      fetch: (req, srv) => this.#handle(req, srv, listener),
+      websocket: webSocketHandler(),
+    });
+    return server;
+  }
+
+  async #handle(
+    req: Request,
+    server: Server<ProxiedSocket>,
+    listener: Listener,
+  ): Promise<Response | undefined> {
     const startMs = performance.now();
     const host = req.headers.get('host') ?? '';
     const pathAndQuery = pathOf(req.url);
+    const plain = listener.proto === 'http';
+    if (plain && this.#options.acmeChallenge && isAcmeChallengePath(pathAndQuery)) {
+      return this.#answerChallenge(req, pathAndQuery, this.#options.acmeChallenge, startMs);
+    }
     const decision = decideRoute(this.#table, host, pathAndQuery);
+    if (plain && decision.kind !== 'no_route' && decision.route.tls) {
+      const redirect = this.#maybeRedirect(decision.route, host, pathAndQuery, startMs);
+      if (redirect) return redirect;
+    }
     if (decision.kind !== 'proxy') return this.#answerLocally(req, decision, startMs);
-    const client: ClientFacts = {
-      ip: server.requestIP(req)?.address,
-      proto: this.#options.proto ?? 'http',
-      host,
-    };
+    const client: ClientFacts = { ip: server.requestIP(req)?.address, proto: listener.proto, host };
     const forward: ForwardRequest = { req, pathAndQuery, client, startMs };
     if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      return proxyWebSocket(this.#ctx, decision.route, forward, this.#webSockets);
+      return proxyWebSocket(listener.ctx, decision.route, forward, this.#webSockets);
     }
-    return proxyHttp(this.#ctx, decision.route, forward);
+    return proxyHttp(listener.ctx, decision.route, forward);
+  }
+
+  #answerChallenge(
+    req: Request,
+    pathAndQuery: string,
+    lookup: AcmeChallengeLookup,
+    startMs: number,
+  ): Response {
+    const response = answerAcmeChallenge(
+      req.method,
+      pathAndQuery,
+      lookup,
+      req.headers.get('accept'),
+    );
+    this.#metrics.request('acme-challenge', response.status, (performance.now() - startMs) / 1000);
+    return response;
+  }
+
+  #maybeRedirect(
+    route: RouteEntry,
+    host: string,
+    pathAndQuery: string,
+    startMs: number,
+  ): Response | undefined {
+    const tls = this.#tls;
+    const port = tls?.port;
+    const https =
+      tls && port !== undefined
+        ? { port, covers: (h: string) => sniCovers(tls.served, h) }
+        : undefined;
+    const location = httpsRedirectLocation(route, host, pathAndQuery, https);
+    if (location === undefined) return undefined;
+    this.#metrics.request(route.id, 308, (performance.now() - startMs) / 1000);
+    return redirectResponse(location);
   }
 
   #answerLocally(

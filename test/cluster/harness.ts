@@ -46,6 +46,8 @@ export interface ClusterOptions {
   /** BERTH_LOG level of the agents. Default `info`. */
   logLevel?: 'debug' | 'info' | 'warn';
   clusterName?: string;
+  /** A fixed HTTP router port for node `index` (e.g. the port Pebble validates against). */
+  httpPortOf?: (index: number) => number | undefined;
 }
 
 export interface TestNode {
@@ -60,6 +62,8 @@ export interface TestNode {
   peerPort: number;
   /** The node's HTTP router. */
   httpPort: number;
+  /** The node's HTTPS router (SNI from replicated certificates). */
+  httpsPort: number;
   process: Subprocess | undefined;
 }
 
@@ -357,7 +361,13 @@ export class TestCluster {
       throw new Error(`a TestCluster runs at most ${harnessLimits.nodesMax} nodes`);
     }
     const index = this.nodes.length;
-    const [apiPort, peerPort, httpPort] = freePorts(3) as [number, number, number];
+    const [apiPort, peerPort, freeHttpPort, httpsPort] = freePorts(4) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const httpPort = this.#options.httpPortOf?.(index) ?? freeHttpPort;
     const node: TestNode = {
       index,
       nodeId: 0,
@@ -367,6 +377,7 @@ export class TestCluster {
       apiPort,
       peerPort,
       httpPort,
+      httpsPort,
       process: undefined,
     };
     this.nodes.push(node);
@@ -387,6 +398,8 @@ export class TestCluster {
       String(node.peerPort),
       '--http-port',
       String(node.httpPort),
+      '--https-port',
+      String(node.httpsPort),
     ];
   }
 

@@ -27,6 +27,7 @@ const nodeFlags: FlagSpec[] = [
   { name: 'api-port', help: 'HTTPS API port (default 4646)' },
   { name: 'peer-port', help: 'peer (Raft) port (default 4650)' },
   { name: 'http-port', help: 'HTTP router port (default 80; 0 turns the router off)' },
+  { name: 'https-port', help: 'HTTPS router port (default 443; 0 turns TLS off)' },
 ];
 
 const agentFileName = 'agent.yml';
@@ -45,6 +46,8 @@ function nodeSettings(args: ParsedArgs): Record<string, unknown> {
   if (flagString(args, 'peer-port') !== undefined)
     set('peerPort', flagInt(args, 'peer-port', 4650));
   if (flagString(args, 'http-port') !== undefined) set('httpPort', flagInt(args, 'http-port', 80));
+  if (flagString(args, 'https-port') !== undefined)
+    set('httpsPort', flagInt(args, 'https-port', 443));
   return out;
 }
 
@@ -72,6 +75,8 @@ function saveAgentFile(config: ReturnType<typeof resolveConfig>): void {
     apiPort: config.apiPort,
     peerPort: config.peerPort,
     httpPort: config.httpPort,
+    httpsPort: config.httpsPort,
+    acme: config.acme,
   };
   writeFileAtomic(join(config.dataDir, agentFileName), `${JSON.stringify(keep, null, 2)}\n`, 0o644);
 }

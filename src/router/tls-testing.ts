@@ -1,0 +1,48 @@
+/**
+ * Test helpers for the router's TLS side: certificates with a chosen serial, and the
+ * certificate a fresh TLS connection with a given SNI name is shown. Loopback only.
+ */
+import { connect } from 'node:tls';
+import type { TlsCertificate } from './tls-certificates.ts';
+import { selfSignedCertificate } from './tls-self-signed.ts';
+
+/** A self-signed certificate for `hosts` whose serial is `serialHex` (upper case when read back). */
+export async function testCertificate(
+  hosts: readonly string[],
+  serialHex: string,
+): Promise<TlsCertificate> {
+  const pair = await selfSignedCertificate({ hosts, serialHex });
+  return { hosts, ...pair };
+}
+
+/** What a new connection was shown: the serial (upper-case hex) and the subject CN. */
+export interface PeerCertificate {
+  serial: string;
+  commonName: string;
+}
+
+/**
+ * Opens a new TLS connection to 127.0.0.1:`port` with SNI `serverName` (none when
+ * undefined), reads the certificate presented, and closes. Rejects on a handshake error.
+ */
+export function peerCertificate(port: number, serverName?: string): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      servername: serverName,
+      rejectUnauthorized: false,
+    });
+    socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake timed out')));
+    socket.once('secureConnect', () => {
+      const cert = socket.getPeerCertificate();
+      const cn = cert.subject?.CN;
+      resolve({
+        serial: cert.serialNumber,
+        commonName: Array.isArray(cn) ? (cn[0] ?? '') : (cn ?? ''),
+      });
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
