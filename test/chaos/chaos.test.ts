@@ -1,16 +1,18 @@
 /**
  * Chaos on five real `berth agent` processes (3 voters + 2 workers) on 127.0.0.1: a
- * seeded schedule of `kill -9` + restart and SIGSTOP/SIGCONT (gray failure) runs while
- * four clients write and read secrets through random nodes. After healing, the recorded
- * history must be linearizable, no acknowledged write may be lost, and every node must
- * converge to the same secrets. Network partitions are not injected: the peer transport
- * has no fault-injection hook yet.
+ * seeded nemesis (nemesis.ts) injects `kill -9` + restart, SIGSTOP/SIGCONT (gray failure)
+ * and network partitions — the leader isolated, a 2|3 split, a cut on one side's file
+ * only, one-way cuts, random message loss — through the agents' test-only fault injection
+ * (BERTH_TEST_FAULTS_FILE, src/transport/fault-injection.ts), while four clients write
+ * and read secrets through random nodes, partitioned ones included. After healing, the
+ * recorded history must be linearizable, no acknowledged write may be lost, and every
+ * node must converge to the same secrets.
  *
  * CI runs it for `CHAOS_MS` (default 30 s); `make chaos` runs longer. `SEED=n` replays
  * the fault and client schedule (timings of real processes still vary).
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createPrng, type Prng } from '../../src/core/prng.ts';
+import { createPrng } from '../../src/core/prng.ts';
 import { checkKvHistory, type KvOp } from '../../src/linearizability/index.ts';
 import { TestCluster } from '../cluster/harness.ts';
 import {
@@ -20,6 +22,8 @@ import {
   readOp,
   startKvClients,
 } from './kv-clients.ts';
+import { Nemesis } from './nemesis.ts';
+import { faultInjectionEnv } from './partitions.ts';
 import { joinSettled } from './settled-join.ts';
 
 const chaosMs = Number(process.env.CHAOS_MS ?? 30_000);
@@ -31,10 +35,12 @@ const keysCount = 4;
 /** How long convergence after healing may take, in ms. */
 const convergeTimeoutMs = 30_000;
 
-const cluster = new TestCluster({ clusterName: 'chaos', logLevel: 'info' });
-/** Nodes currently killed or stopped: clients do not pick them. */
-const faulted = new Set<number>();
-const stopped = new Set<number>();
+const cluster = new TestCluster({
+  clusterName: 'chaos',
+  logLevel: 'info',
+  env: faultInjectionEnv,
+});
+let nemesis: Nemesis | undefined;
 
 beforeAll(async () => {
   console.log(`chaos: seed=${seed} chaosMs=${chaosMs} (reproduce with: SEED=${seed})`);
@@ -47,50 +53,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const i of stopped) resume(i);
+  nemesis?.heal();
   await cluster.destroy();
 }, 30_000);
-
-function pid(i: number): number {
-  const p = cluster.nodes[i]?.process?.pid;
-  if (p === undefined) throw new Error(`node ${i} has no process`);
-  return p;
-}
-
-function resume(i: number): void {
-  process.kill(pid(i), 'SIGCONT');
-  stopped.delete(i);
-}
-
-/** One fault on a random node, healed before it returns (one fault at a time keeps quorum). */
-async function injectFault(prng: Prng, log: string[]): Promise<void> {
-  const node = prng.int(0, cluster.nodes.length);
-  faulted.add(node);
-  if (prng.chance(0.5)) {
-    const downMs = prng.int(200, 3_000);
-    log.push(`kill -9 node ${node} for ${downMs} ms`);
-    await cluster.kill9(node);
-    await Bun.sleep(downMs);
-    await cluster.restart(node);
-  } else {
-    const frozenMs = prng.int(300, 4_000);
-    log.push(`SIGSTOP node ${node} for ${frozenMs} ms`);
-    process.kill(pid(node), 'SIGSTOP');
-    stopped.add(node);
-    await Bun.sleep(frozenMs);
-    resume(node);
-  }
-  faulted.delete(node);
-}
-
-async function runFaults(prng: Prng, untilMs: number): Promise<string[]> {
-  const log: string[] = [];
-  for (let n = 0; n < faultsMax && performance.now() < untilMs; n++) {
-    await Bun.sleep(prng.int(300, 2_000));
-    await injectFault(prng, log);
-  }
-  return log;
-}
 
 /**
  * What node `i` holds, read locally (`stale=true`): secret names and versions, and each
@@ -137,13 +102,15 @@ async function convergedTo(
 test(
   'a seeded chaos run keeps secrets linearizable, loses no acknowledged write and converges',
   async () => {
-    // Proves linearizability, durability of acknowledged writes and convergence under kill -9 and SIGSTOP faults.
+    // Proves linearizability, durability of acknowledged writes and convergence under kills, SIGSTOP and partitions.
     const prng = createPrng(seed);
+    const chaos = new Nemesis(cluster, prng.fork());
+    nemesis = chaos;
     const clients = startKvClients(
       cluster,
       prng.fork(),
       (own) => {
-        const live = cluster.nodes.map((n) => n.index).filter((i) => !faulted.has(i));
+        const live = cluster.nodes.map((n) => n.index).filter((i) => !chaos.faulted.has(i));
         return live.length > 0 ? own.pick(live) : undefined;
       },
       {
@@ -155,9 +122,15 @@ test(
         thinkMs: 5,
       },
     );
-    const faultLog = await runFaults(prng.fork(), performance.now() + chaosMs);
+    const startMs = performance.now();
+    await chaos.run(startMs + chaosMs, faultsMax);
+    chaos.heal();
     await clients.stop();
-    console.log(`chaos: faults: ${faultLog.join('; ')}`);
+    const counts = Object.entries(chaos.counts).map(([kind, n]) => `${kind}=${n}`);
+    console.log(`chaos: faults (${counts.join(' ')}): ${chaos.log.join('; ')}`);
+    console.log(
+      `chaos: a new leader was seen in ${chaos.newLeadersSeen} of ${chaos.leaderIsolations} leader isolations`,
+    );
 
     const leader = await cluster.waitFor(() => cluster.leader(), {
       what: 'a leader after healing',
@@ -174,8 +147,12 @@ test(
     expect(acked.filter((o) => o.kind === 'write').length).toBeGreaterThan(10);
 
     const verdict = checkKvHistory(history);
+    const lost = lostAcknowledgedWrites(clients.history, finals);
+    console.log(
+      `chaos: checker: ${JSON.stringify(verdict)}; lost acknowledged writes: ${lost.length}`,
+    );
     expect(verdict).toEqual({ kind: 'linearizable', keys: keysCount, ops: expect.any(Number) });
-    expect(lostAcknowledgedWrites(clients.history, finals)).toEqual([]);
+    expect(lost).toEqual([]);
 
     const reference = await nodeView(leader);
     expect(reference.values).toEqual(finals.map((f) => f.value));
@@ -188,6 +165,10 @@ test(
       if ((await nodeView(node.index)).values !== 'no_keyring') voterViews++;
     }
     expect(voterViews).toBeGreaterThanOrEqual(3);
+    console.log(`chaos: all ${cluster.nodes.length} nodes converged to the leader's secrets`);
+
+    // The partitions are real: cutting the leader off made the others elect another.
+    if (chaos.leaderIsolations > 0) expect(chaos.newLeadersSeen).toBeGreaterThan(0);
 
     // The same history with one read made stale must be rejected: the check has teeth.
     expect(checkKvHistory(injectStaleRead(history)).kind).toBe('violation');
