@@ -16,6 +16,7 @@ import {
   generateKeyPair,
   signCsr,
 } from '../../src/pki/index.ts';
+import { selfSignedCert } from '../support/openssl-cert.ts';
 import { runCli, TestCluster } from './harness.ts';
 
 /** How long a refused peer connection is given to be cut, in ms (a bound, not a timing check). */
@@ -300,6 +301,62 @@ describe('peer port', () => {
     });
     expect(await commitIndex()).toBe(before);
   }, 20_000);
+});
+
+describe('tls routes', () => {
+  /** The job document a tls route with a custom certificate from secrets CRT_x / KEY_x. */
+  function tlsJob(name: string, host: string, suffix: string) {
+    return {
+      name,
+      command: ['sleep', '60'],
+      ports: { http: 8080 },
+      routes: [
+        {
+          hosts: [host],
+          tls: true,
+          certificate: { certificate_pem: `CRT_${suffix}`, private_key_pem: `KEY_${suffix}` },
+        },
+      ],
+    };
+  }
+
+  async function refusal(body: unknown): Promise<{ status: number; code?: string }> {
+    const res = await cluster.api(leader).raw('/v1/jobs', { method: 'POST', body });
+    const json = (await res.json().catch(() => null)) as { error?: { code: string } } | null;
+    return { status: res.status, code: json?.error?.code };
+  }
+
+  test('an invalid host name and a certificate that does not match its key are refused; nothing is stored', async () => {
+    // Proves issue 8's bad input on a real cluster: clear codes, no job, no new entry.
+    const suffix = randomBytes(4).toString('hex');
+    const cert = selfSignedCert(['shop.example.com']);
+    const other = selfSignedCert(['shop.example.com']);
+    for (const [name, value] of [
+      [`CRT_${suffix}`, cert.certPem],
+      [`KEY_${suffix}`, other.keyPem],
+    ] as const) {
+      await cluster
+        .api(leader, 15_000)
+        .request(`/v1/secrets/${name}`, { method: 'PUT', body: { value } });
+    }
+    const before = await commitIndex();
+    expect(await refusal(tlsJob('mismatch', 'shop.example.com', suffix))).toEqual({
+      status: 400,
+      code: 'certificate_key_mismatch',
+    });
+    expect(await refusal(tlsJob('badhost', 'bad_host!.example.com', suffix))).toMatchObject({
+      status: 400,
+    });
+    expect(await refusal(tlsJob('nosecret', 'shop.example.com', 'missing'))).toEqual({
+      status: 400,
+      code: 'certificate_secret_missing',
+    });
+    expect(await commitIndex()).toBe(before);
+    const jobs = await cluster.api(leader).request<{ items: { name: string }[] }>('/v1/jobs');
+    expect(jobs.items.map((j) => j.name)).not.toContain('mismatch');
+    const certs = await cluster.api(leader).request<{ items: unknown[] }>('/v1/certificates');
+    expect(certs.items).toEqual([]);
+  }, 30_000);
 });
 
 describe('secrets at rest', () => {
