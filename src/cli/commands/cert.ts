@@ -11,11 +11,15 @@ import { clientFor, itemsOf, positionals, segment } from './shared.ts';
 
 const dayMs = 86_400_000;
 
-/** "in 59d" / "3d ago" for an expiry, days being the unit operators plan renewals in. */
+/** "in 59d" / "3d ago" / "in 2h" / "in 5m": days for expiries, finer for near retries. */
 function relativeDays(atMs: number | null, nowMs: number): string {
   if (atMs === null) return '-';
-  const days = Math.round((atMs - nowMs) / dayMs);
-  return days >= 0 ? `in ${days}d` : `${-days}d ago`;
+  const deltaMs = Math.abs(atMs - nowMs);
+  let text: string;
+  if (deltaMs >= dayMs) text = `${Math.round(deltaMs / dayMs)}d`;
+  else if (deltaMs >= 3_600_000) text = `${Math.round(deltaMs / 3_600_000)}h`;
+  else text = `${Math.max(1, Math.round(deltaMs / 60_000))}m`;
+  return atMs >= nowMs ? `in ${text}` : `${text} ago`;
 }
 
 function statusCell(out: Output, v: CertificateView): string {
