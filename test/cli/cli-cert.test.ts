@@ -33,7 +33,7 @@ const views: CertificateView[] = [
     renewAtMs: null,
     lastError: 'acme_rate_limited: too many new orders',
     attempts: 3,
-    nextAttemptAtMs: nowMs + 3_600_000,
+    nextAttemptAtMs: nowMs + 2 * 3_600_000 + 60_000,
   },
 ];
 
@@ -63,7 +63,7 @@ describe('berth cert', () => {
     expect(ls.stdout).toMatch(
       /shop\.example\.com\s+shop\s+acme\s+valid\s+Pebble Intermediate CA 1a2b\s+in 59d/,
     );
-    expect(ls.stdout).toContain('acme_rate_limited: too many new orders (retry in 1h)');
+    expect(ls.stdout).toContain('acme_rate_limited: too many new orders (retry in 2h)');
     const json = JSON.parse((await h.run(['cert', 'ls', '--json'])).stdout);
     expect(json).toEqual({ items: views });
   });
