@@ -8,8 +8,9 @@
  * with `stop(false)`: it stops accepting at once, requests in flight finish (a streaming
  * response runs to its end), open WebSockets stay up, and Bun closes its idle keep-alive
  * connections, which HTTP clients reopen (to the new listener) as they do after any idle
- * close. Connections that reached the old listener's accept queue in the same event-loop
- * turn can be reset by the kernel; the window is one turn wide.
+ * close. Connections waiting in the old listener's accept queue would be reset by the
+ * kernel when it closes; accept-queue-migration.ts turns on `net.ipv4.tcp_migrate_req`,
+ * which hands them to the new listener instead.
  *
  * `reusePort` would also let a second agent bind the same port silently, so before the
  * first bind on a fixed port the listener probes it with a plain bind, which fails if
@@ -26,6 +27,7 @@ import { assert } from '../core/assert.ts';
 import { BerthError } from '../core/errors.ts';
 import { limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
+import { ensureAcceptQueueMigration } from './accept-queue-migration.ts';
 import { emptySniSet, type SniSet } from './tls-certificates.ts';
 
 export interface TlsListenerOptions<T> {
@@ -121,6 +123,7 @@ export class TlsListener<T> {
   /** The first bind on a port we do not hold yet: probe it without reusePort first. */
   #bindFirst(tls: TLSOptions[]): Server<T> {
     const { hostname, port } = this.#options;
+    ensureAcceptQueueMigration(this.#options.logger);
     if (port !== 0) {
       try {
         const probe = Bun.serve({
