@@ -201,6 +201,10 @@ export class RaftClusterService implements api.ClusterService {
     return openSecretText(this.#requireKeyring(), name, sealed);
   }
 
+  stateDigest(): { appliedIndex: number; digest: string } {
+    return { appliedIndex: this.#state.appliedIndex(), digest: q.stateDigest(this.#state.sqlite) };
+  }
+
   listCertificates(): api.CertificateView[] {
     return certificateViews(this.#state.db, this.#wallMs(), (name) =>
       this.#keyring ? this.readSecret(name) : null,

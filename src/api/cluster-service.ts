@@ -311,6 +311,13 @@ export interface ClusterService {
    */
   renewCertificate?(host: string): Promise<ProposeAck>;
 
+  /**
+   * A SHA-256 over every replicated state table at this node's applied index, read in one
+   * synchronous step so the two agree. Nodes at the same index with different digests
+   * have diverged. Optional: the route answers 501.
+   */
+  stateDigest?(): Awaitable<{ appliedIndex: number; digest: string }>;
+
   /** The committed log the event stream reads from (durable: streams resume by index). */
   readonly events: CommittedLog;
   /**

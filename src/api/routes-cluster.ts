@@ -67,6 +67,14 @@ export function registerClusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return c.json({ items: await service.raftPeers() });
   });
 
+  app.get('/v1/operator/state-digest', requireRole('read-only'), async (c) => {
+    parseQuery(c, ReadQuerySchema);
+    if (!service.stateDigest) {
+      throw new BerthError('not_implemented', 'state digests are not available on this server');
+    }
+    return c.json(await service.stateDigest());
+  });
+
   app.post('/v1/operator/raft/transfer-leadership', requireRole('admin'), async (c) => {
     const { to } = await parseJsonBody(c, TransferBody);
     await deps.hold(() => service.transferLeadership(to));

@@ -300,6 +300,9 @@ export const stateTableNames = [
   'tokens',
   'join_tokens',
   'rejected_entries',
+  'certificates',
+  'cert_orders',
+  'acme_challenges',
 ] as const;
 
 /**

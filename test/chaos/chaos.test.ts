@@ -6,7 +6,7 @@
  * (BERTH_TEST_FAULTS_FILE, src/transport/fault-injection.ts), while four clients write
  * and read secrets through random nodes, partitioned ones included. After healing, the
  * recorded history must be linearizable, no acknowledged write may be lost, and every
- * node must converge to the same secrets.
+ * node must converge to the same secrets and the same digest of the whole replicated state.
  *
  * CI runs it for `CHAOS_MS` (default 30 s); `make chaos` runs longer. `SEED=n` replays
  * the fault and client schedule (timings of real processes still vary).
@@ -20,6 +20,7 @@ import {
   keyName,
   lostAcknowledgedWrites,
   readOp,
+  readValue,
   startKvClients,
 } from './kv-clients.ts';
 import { Nemesis } from './nemesis.ts';
@@ -58,33 +59,32 @@ afterAll(async () => {
 }, 30_000);
 
 /**
- * What node `i` holds, read locally (`stale=true`): secret names and versions, and each
- * key's value. Workers hold no secrets keyring (by design: they get plaintext only for
- * their own allocations), so their values read as `no_keyring` and only their list counts.
+ * What node `i` holds, read locally (`stale=true`): secret and job names with versions,
+ * and each key's value. Workers hold no secrets keyring (by design: they get plaintext
+ * only for their own allocations), so their values read as `no_keyring` and only their
+ * lists count (the state digest below covers the rest).
  */
 async function nodeView(
   i: number,
 ): Promise<{ list: string; values: (string | null)[] | 'no_keyring' }> {
   const api = cluster.api(i, 5_000);
-  const list = await api.request<{ items: { name: string; version: number }[] }>('/v1/secrets', {
+  const secrets = await api.request<{ items: { name: string; version: number }[] }>('/v1/secrets', {
     query: { stale: true },
   });
+  const jobs = await api.request<{ items: { name: string; version: number }[] }>('/v1/jobs', {
+    query: { stale: true },
+  });
+  const list = JSON.stringify([...secrets.items, ...jobs.items].map((s) => [s.name, s.version]));
   const values: (string | null)[] = [];
   for (let k = 0; k < keysCount; k++) {
     try {
-      const read = await api.request<{ value: string }>(`/v1/secrets/${keyName(k)}`, {
-        query: { stale: true },
-      });
-      values.push(read.value);
+      values.push(await readValue(api, keyName(k), true));
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'no_keyring')
-        return { list: JSON.stringify(list.items.map((s) => [s.name, s.version])), values: code };
-      if (code !== 'secret_not_found') throw error;
-      values.push(null);
+      if ((error as { code?: string }).code === 'no_keyring') return { list, values: 'no_keyring' };
+      throw error;
     }
   }
-  return { list: JSON.stringify(list.items.map((s) => [s.name, s.version])), values };
+  return { list, values };
 }
 
 /** True when node `i`'s local state equals the reference (values only where it can read them). */
@@ -100,7 +100,7 @@ async function convergedTo(
 }
 
 test(
-  'a seeded chaos run keeps secrets linearizable, loses no acknowledged write and converges',
+  'a seeded chaos run keeps secrets and jobs linearizable, loses no acknowledged write and converges',
   async () => {
     // Proves linearizability, durability of acknowledged writes and convergence under kills, SIGSTOP and partitions.
     const prng = createPrng(seed);
@@ -166,6 +166,31 @@ test(
     }
     expect(voterViews).toBeGreaterThanOrEqual(3);
     console.log(`chaos: all ${cluster.nodes.length} nodes converged to the leader's secrets`);
+
+    // The whole replicated state, not only secrets: every node reaches the same applied
+    // index with the same digest of every state table (GET /v1/operator/state-digest).
+    const digests = await cluster.waitFor(
+      async () => {
+        const all = await Promise.all(
+          cluster.nodes.map((n) =>
+            cluster
+              .api(n.index)
+              .request<{ appliedIndex: number; digest: string }>('/v1/operator/state-digest'),
+          ),
+        );
+        const same = all.every(
+          (d) => d.appliedIndex === all[0]?.appliedIndex && d.digest === all[0]?.digest,
+        );
+        return same ? all : undefined;
+      },
+      {
+        what: 'every node at the same applied index and state digest',
+        timeoutMs: convergeTimeoutMs,
+      },
+    );
+    console.log(
+      `chaos: state digest ${digests[0]?.digest.slice(0, 16)}… at index ${digests[0]?.appliedIndex} on all ${digests.length} nodes`,
+    );
 
     // The partitions are real: cutting the leader off made the others elect another.
     if (chaos.leaderIsolations > 0) expect(chaos.newLeadersSeen).toBeGreaterThan(0);

@@ -1,8 +1,10 @@
 /**
- * Concurrent clients for the chaos test and the failover bench: each writes unique values
- * to secrets `k0…kN` and reads them back (admin-token reads are linearizable: ReadIndex on
- * the leader, followers forward), against a node picked at random, and records every
- * operation with its invocation and response times for the linearizability checker.
+ * Concurrent clients for the chaos test: each writes unique values to keys and reads them
+ * back (admin-token reads are linearizable: ReadIndex on the leader, followers forward),
+ * against a node picked at random, and records every operation with its invocation and
+ * response times for the linearizability checker. Even keys are secrets `k0, k2, …`
+ * (PUT/GET /v1/secrets); odd keys are jobs `j1, j3, …` registered, updated and read
+ * through /v1/jobs (the value is the spec's env `V`; `count: 0`, so nothing is placed).
  */
 import { BerthError } from '../../src/core/errors.ts';
 import type { Prng } from '../../src/core/prng.ts';
@@ -30,9 +32,44 @@ export interface KvClients {
   stop(): Promise<void>;
 }
 
-/** The secret name of key `i`. */
+/** Key `i`: a secret name for even i, a job name for odd i. */
 export function keyName(i: number): string {
-  return `k${i}`;
+  return i % 2 === 0 ? `k${i}` : `j${i}`;
+}
+
+function isJobKey(key: string): boolean {
+  return key.startsWith('j');
+}
+
+/** The job document whose env V holds `value` (registering it again updates the job). */
+function jobDocument(key: string, value: string) {
+  return { name: key, command: ['sleep', '3600'], count: 0, env: { V: value } };
+}
+
+/**
+ * The value of `key` as node's API answers it; null when absent (`secret_not_found`,
+ * `job_not_found`). `stale` reads this node's local state (no ReadIndex).
+ */
+export async function readValue(
+  api: ReturnType<TestCluster['api']>,
+  key: string,
+  stale = false,
+): Promise<string | null> {
+  const query = stale ? { query: { stale: true } } : {};
+  try {
+    if (isJobKey(key)) {
+      const job = await api.request<{ spec: { env?: Record<string, string> } }>(
+        `/v1/jobs/${key}`,
+        query,
+      );
+      return job.spec.env?.V ?? null;
+    }
+    return (await api.request<{ value: string }>(`/v1/secrets/${key}`, query)).value;
+  } catch (error) {
+    const code = error instanceof BerthError ? error.code : '';
+    if (code === 'secret_not_found' || code === 'job_not_found') return null;
+    throw error;
+  }
 }
 
 /** Starts `clients` loops; each has its own PRNG fork so the schedule follows the seed. */
@@ -88,9 +125,12 @@ export async function writeOp(
 ): Promise<KvOp> {
   const invokeMs = performance.now();
   try {
-    await cluster
-      .api(node, timeoutMs)
-      .request(`/v1/secrets/${key}`, { method: 'PUT', body: { value } });
+    const api = cluster.api(node, timeoutMs);
+    if (isJobKey(key)) {
+      await api.request('/v1/jobs', { method: 'POST', body: jobDocument(key, value) });
+    } else {
+      await api.request(`/v1/secrets/${key}`, { method: 'PUT', body: { value } });
+    }
     return {
       client,
       kind: 'write',
@@ -113,7 +153,7 @@ export async function writeOp(
   }
 }
 
-/** One linearizable GET; `secret_not_found` is a successful read of "absent". */
+/** One linearizable GET; `secret_not_found`/`job_not_found` are successful reads of "absent". */
 export async function readOp(
   cluster: TestCluster,
   node: number,
@@ -123,19 +163,17 @@ export async function readOp(
 ): Promise<KvOp> {
   const invokeMs = performance.now();
   try {
-    const res = await cluster.api(node, timeoutMs).request<{ value: string }>(`/v1/secrets/${key}`);
+    const value = await readValue(cluster.api(node, timeoutMs), key);
     return {
       client,
       kind: 'read',
       key,
-      value: res.value,
+      value,
       invokeMs,
       responseMs: performance.now(),
       outcome: 'ok',
     };
-  } catch (error) {
-    const absent = error instanceof BerthError && error.code === 'secret_not_found';
-    const outcome = absent ? 'ok' : 'unknown';
+  } catch {
     return {
       client,
       kind: 'read',
@@ -143,7 +181,7 @@ export async function readOp(
       value: null,
       invokeMs,
       responseMs: performance.now(),
-      outcome,
+      outcome: 'unknown',
     };
   }
 }
