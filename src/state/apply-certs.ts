@@ -14,6 +14,15 @@ const accepted: Verdict = { ok: true };
 
 type OrderRow = typeof certOrders.$inferInsert;
 
+/** An order row with nothing placed at the ACME server: the next attempt orders anew. */
+const noOrderPlaced = {
+  status: 'failed',
+  orderUrl: null,
+  keyCiphertext: null,
+  keyNonce: null,
+  keyId: null,
+} as const;
+
 function orderOf(tx: StateTx, host: string): typeof certOrders.$inferSelect | undefined {
   return tx.select().from(certOrders).where(eq(certOrders.host, host)).get();
 }
@@ -123,11 +132,7 @@ export function applyCertOrderFailed(tx: StateTx, entry: StateEntry<'cert_order_
   const current = orderOf(tx, host);
   upsertOrder(tx, {
     host,
-    status: 'failed',
-    orderUrl: null,
-    keyCiphertext: null,
-    keyNonce: null,
-    keyId: null,
+    ...noOrderPlaced,
     attempts,
     lastError: error,
     nextAttemptAtMs,
@@ -163,11 +168,7 @@ export function applyCertRenewRequested(
   }
   upsertOrder(tx, {
     host,
-    status: 'failed',
-    orderUrl: null,
-    keyCiphertext: null,
-    keyNonce: null,
-    keyId: null,
+    ...noOrderPlaced,
     attempts: 0,
     lastError: null,
     nextAttemptAtMs: 0,
