@@ -238,6 +238,11 @@ export class Agent {
         keyring,
         logger,
         apiUrl: started.apiUrl,
+        // The CA's fingerprint, shortened: unique per cluster, unlike names or node ids.
+        clusterId: certificateInfo(tls.caPem)
+          .fingerprintSha256.replace(/:/g, '')
+          .slice(0, 16)
+          .toLowerCase(),
       });
     } catch (error) {
       await started.stop();

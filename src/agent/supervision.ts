@@ -50,6 +50,8 @@ export interface SupervisionOptions {
   logger: Logger;
   /** This node's own API (`https://host:port`), which forwards to the leader. */
   apiUrl: string;
+  /** The cluster's identity (from its CA), scoping Docker containers to this cluster. */
+  clusterId: string;
 }
 
 export class Supervision {
@@ -81,7 +83,7 @@ export class Supervision {
     const exec = new ExecDriver({ nodeId, stateDir: join(o.dataDir, 'exec'), logger: o.logger });
     let docker: TaskDriver | undefined;
     try {
-      docker = await DockerDriver.connect({ nodeId, logger: o.logger });
+      docker = await DockerDriver.connect({ nodeId, cluster: o.clusterId, logger: o.logger });
     } catch (error) {
       o.logger.info('no Docker Engine on this node; exec jobs only', { error: String(error) });
     }

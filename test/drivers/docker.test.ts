@@ -139,6 +139,22 @@ if (unavailable && process.env.CI === 'true') {
       }
     }, 30_000);
 
+    test('two clusters sharing one Docker Engine never see each other’s containers', async () => {
+      // Proves the berth.cluster scope: node ids repeat across clusters, so a driver of
+      // cluster B (same node id) must not list, and so never adopt or remove, A's task.
+      const a = await connect({ cluster: `a${process.pid}` });
+      const b = await connect({ cluster: `b${process.pid}` });
+      const handle = await a.start(spec({}));
+      try {
+        const inA = (await a.list({ all: true })).map((t) => t.handle.id);
+        const inB = (await b.list({ all: true })).map((t) => t.handle.id);
+        expect(inA).toContain(handle.id);
+        expect(inB).not.toContain(handle.id);
+      } finally {
+        await a.remove(handle);
+      }
+    }, 30_000);
+
     test('named volumes persist between containers', async () => {
       // Proves volume mounts: a file written by one task is read by the next one.
       const driver = await connect();

@@ -46,6 +46,13 @@ test('the create body carries labels, bindings on the node address, limits, moun
     { Type: 'volume', Source: 'data', Target: '/data', ReadOnly: false },
   ]);
   expect('Cmd' in body).toBe(false);
+  // With a cluster identity, containers are scoped to it (two clusters, one Docker Engine).
+  const scoped = containerCreateBody(task, {
+    networkName: 'berth',
+    cpuMhzPerCore: 1000,
+    cluster: 'c0ffee',
+  });
+  expect(scoped.Labels['berth.cluster']).toBe('c0ffee');
 });
 
 test('secrets go to the environment and nowhere else in the body', () => {

@@ -10,7 +10,16 @@ export interface ContainerSpecOptions {
    * default of 1000, a task asking for 500 MHz gets half a core.
    */
   cpuMhzPerCore: number;
+  /**
+   * The cluster's identity, stamped as `berth.cluster` so that two clusters sharing one
+   * Docker Engine (staging and production, or test clusters) never list, adopt or remove
+   * each other's containers (node ids alone repeat across clusters).
+   */
+  cluster?: string;
 }
+
+/** The label that scopes containers to one cluster (see ContainerSpecOptions.cluster). */
+export const clusterLabelKey = 'berth.cluster';
 
 /** Docker refuses a NanoCpus below 0.01 CPU. */
 const nanoCpusMin = 10_000_000;
@@ -27,6 +36,12 @@ export function nanoCpusOf(cpuMhz: number, cpuMhzPerCore: number): number {
  * own state. `Init` runs docker-init as PID 1 so SIGTERM reaches the task's process (PID 1
  * ignores signals it has no handler for) and zombies are reaped.
  */
+function labelsOf(task: TaskSpec, cluster: string | undefined): Record<string, string> {
+  const labels = taskLabelMap(task);
+  if (cluster !== undefined) labels[clusterLabelKey] = cluster;
+  return labels;
+}
+
 export function containerCreateBody(task: TaskSpec, options: ContainerSpecOptions) {
   const exposed: Record<string, Record<string, never>> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -44,7 +59,7 @@ export function containerCreateBody(task: TaskSpec, options: ContainerSpecOption
     ...(task.command.length > 0 ? { Cmd: task.command } : {}),
     ...(task.workdir ? { WorkingDir: task.workdir } : {}),
     Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-    Labels: taskLabelMap(task),
+    Labels: labelsOf(task, options.cluster),
     ExposedPorts: exposed,
     HostConfig: {
       Init: true,

@@ -16,7 +16,7 @@ import type {
 } from '../driver.ts';
 import { labelKeys, parseTaskLabels } from '../driver.ts';
 import { DockerClient } from './client.ts';
-import { containerCreateBody } from './container-spec.ts';
+import { clusterLabelKey, containerCreateBody } from './container-spec.ts';
 import { readJsonLines } from './json-lines.ts';
 import { DockerLogDemuxer, parseRfc3339Ms } from './log-stream.ts';
 import { registryAuthHeader, splitImageReference } from './registry-auth.ts';
@@ -32,6 +32,8 @@ import { cpuPercentOf, memoryBytesOf } from './stats.ts';
 
 export interface DockerDriverOptions {
   nodeId: string;
+  /** See `ContainerSpecOptions.cluster`: scopes list, events and adoption to one cluster. */
+  cluster?: string;
   socketPath?: string;
   /** The bridge network every task joins; created on first use. */
   networkName?: string;
@@ -50,6 +52,7 @@ export class DockerDriver implements TaskDriver {
   readonly name = 'docker' as const;
   readonly client: DockerClient;
   #nodeId: string;
+  #cluster: string | undefined;
   #networkName: string;
   #cpuMhzPerCore: number;
   #pullPolicy: 'if-missing' | 'never';
@@ -59,6 +62,7 @@ export class DockerDriver implements TaskDriver {
   private constructor(client: DockerClient, options: DockerDriverOptions) {
     this.client = client;
     this.#nodeId = options.nodeId;
+    this.#cluster = options.cluster;
     this.#networkName = options.networkName ?? 'berth';
     this.#cpuMhzPerCore = options.cpuMhzPerCore ?? 1000;
     this.#pullPolicy = options.pullPolicy ?? 'if-missing';
@@ -82,6 +86,7 @@ export class DockerDriver implements TaskDriver {
     const body = containerCreateBody(task, {
       networkName: this.#networkName,
       cpuMhzPerCore: this.#cpuMhzPerCore,
+      ...(this.#cluster !== undefined ? { cluster: this.#cluster } : {}),
     });
     const created = await this.client.json('POST', '/containers/create', CreatedSchema, {
       query: { name: task.name },
@@ -119,6 +124,13 @@ export class DockerDriver implements TaskDriver {
     await this.#forceRemove(handle.id);
   }
 
+  /** Label filters matching this node's containers, in this cluster only. */
+  #ownLabels(): string[] {
+    const own = [`${labelKeys.node}=${this.#nodeId}`];
+    if (this.#cluster !== undefined) own.push(`${clusterLabelKey}=${this.#cluster}`);
+    return own;
+  }
+
   async inspect(handle: TaskHandle): Promise<TaskStatus> {
     const info = await this.client.json(
       'GET',
@@ -130,7 +142,7 @@ export class DockerDriver implements TaskDriver {
   }
 
   async list(options: { all?: boolean } = {}): Promise<ListedTask[]> {
-    const filters = JSON.stringify({ label: [`${labelKeys.node}=${this.#nodeId}`] });
+    const filters = JSON.stringify({ label: this.#ownLabels() });
     const rows = await this.client.json('GET', '/containers/json', ContainerListSchema, {
       query: { all: options.all ?? false, filters },
     });
@@ -189,7 +201,7 @@ export class DockerDriver implements TaskDriver {
     const filters = JSON.stringify({
       type: ['container'],
       event: ['start', 'die', 'oom'],
-      label: [`${labelKeys.node}=${this.#nodeId}`],
+      label: this.#ownLabels(),
     });
     // Docker sends the response headers just before it subscribes; asking for events
     // `since` the call makes it replay anything that fell into that gap.
