@@ -1,13 +1,25 @@
 /**
  * A real Berth cluster on 127.0.0.1 for the failover bench, built with the test harness
  * (test/cluster/harness.ts): `voters` voters (which also run work) plus `workers`
- * workers, with `examples/hello-exec.yml` deployed.
+ * workers, with a 2-replica HTTP job deployed: `examples/hello-exec.yml` (exec driver), or
+ * the same job as a busybox httpd container (Docker driver).
+ *
+ * A node kill is a machine dying: the agent and every task it runs are SIGKILLed. A node
+ * restarted after a kill is back in the client's rotation once its router answers and
+ * has applied the log up to the others' commit index (what a load balancer's health
+ * check in front of the routers would wait for).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { joinSettled } from '../../test/chaos/settled-join.ts';
 import { repoRoot, TestCluster } from '../../test/cluster/harness.ts';
+import { commitImage, dockerUnavailableReason, removeImage } from '../../test/e2e/docker-image.ts';
+import { killDockerTasks, killExecTasks, removeContainersOf } from './node-tasks.ts';
+import { sumCounter } from './router-evidence.ts';
 import type { FailoverTarget } from './target.ts';
+
+/** The task driver of the bench's job. */
+export type BenchDriver = 'exec' | 'docker';
 
 export interface AllocationView {
   id: string;
@@ -19,15 +31,37 @@ export interface AllocationView {
 
 /** The example job the bench deploys (2 replicas of a plain HTTP process). */
 export const benchJobName = 'hello';
+/** The host of the job's route, which the routed load sends. */
+export const benchRouteHost = 'hello.localhost';
 const jobSpecPath = join(repoRoot, 'examples', 'hello-exec.yml');
 /** Replicas in the example job. */
 export const benchJobCount = 2;
+/** The image the Docker variant derives from busybox (its CMD serves /www with httpd). */
+const dockerImageRepo = 'berth-bench/httpd';
+/** Bound of a restarted node's catch-up (router answering, log applied), ms. */
+const rejoinTimeoutMs = 30_000;
+/** Bound of one router readiness probe, ms. */
+const routerProbeTimeoutMs = 1_000;
+/** Bound of one /metrics read, ms. */
+const metricsTimeoutMs = 3_000;
+
+/** What the routers counted: failed upstream attempts by kind, and retries. */
+export interface RouterCounters {
+  upstreamErrors: Record<string, number>;
+  retries: number;
+}
 
 export class BerthTarget implements FailoverTarget {
   readonly name = 'berth';
   readonly cluster = new TestCluster({ clusterName: 'bench', logLevel: 'info' });
   /** Nodes under a fault right now: reads and writes skip them (shared with the trials). */
   readonly avoid = new Set<number>();
+  readonly driver: BenchDriver;
+  #image: string | undefined;
+
+  constructor(driver: BenchDriver) {
+    this.driver = driver;
+  }
 
   get nodeCount(): number {
     return this.cluster.nodes.length;
@@ -54,7 +88,7 @@ export class BerthTarget implements FailoverTarget {
   }
 
   async deploy(): Promise<void> {
-    const body = Bun.YAML.parse(readFileSync(jobSpecPath, 'utf8'));
+    const body = await this.#jobSpec();
     await this.cluster.api(0, 15_000).request('/v1/jobs', { method: 'POST', body });
     await this.cluster.waitFor(
       async () => (await this.healthyAllocations(new Set())).length >= benchJobCount,
@@ -90,6 +124,21 @@ export class BerthTarget implements FailoverTarget {
     );
   }
 
+  /** Name → pid of every running agent, for the CPU sampler. */
+  agentPids(): Record<string, number> {
+    const pids: Record<string, number> = {};
+    for (const i of this.cluster.liveIndexes()) {
+      const pid = this.cluster.nodes[i]?.process?.pid;
+      if (pid !== undefined) pids[this.nodeName(i)] = pid;
+    }
+    return pids;
+  }
+
+  /** Node `i`'s name (`n1`, …), which labels its router in the routed load. */
+  nodeName(i: number): string {
+    return this.cluster.nodes[i]?.name ?? `#${i}`;
+  }
+
   nodeId(i: number): string {
     return String(this.cluster.nodes[i]?.nodeId);
   }
@@ -109,12 +158,63 @@ export class BerthTarget implements FailoverTarget {
     }
   }
 
-  kill9(i: number): Promise<void> {
-    return this.cluster.kill9(i);
+  /** The machine dies: the agent first, then (within milliseconds) the tasks it ran. */
+  async kill9(i: number): Promise<void> {
+    await this.cluster.kill9(i);
+    const node = this.cluster.nodes[i]!;
+    killExecTasks(node.dataDir);
+    if (this.#image) await killDockerTasks(String(node.nodeId), this.#image);
   }
 
-  restart(i: number): Promise<void> {
-    return this.cluster.restart(i);
+  /** Starts node `i` again; resolves once its router answers and it has caught up. */
+  async restart(i: number): Promise<void> {
+    await this.cluster.restart(i);
+    await this.waitRejoined(i);
+  }
+
+  /**
+   * Resolves once node `i`'s router answers and the node has applied the log up to the
+   * other nodes' commit index as read now: what a load balancer's health check in front
+   * of the routers would wait for before sending it traffic again.
+   */
+  async waitRejoined(i: number): Promise<void> {
+    const others = this.cluster.liveIndexes().filter((n) => n !== i);
+    const views = await Promise.all(others.map((n) => this.cluster.status(n)));
+    const commitIndex = Math.max(0, ...views.map((v) => v?.commitIndex ?? 0));
+    await this.cluster.waitFor(
+      async () =>
+        ((await this.cluster.status(i))?.appliedIndex ?? -1) >= commitIndex &&
+        (await this.#routerAnswers(i)),
+      { what: `node ${i} to catch up and its router to answer`, timeoutMs: rejoinTimeoutMs },
+    );
+  }
+
+  /**
+   * The routers' failed upstream attempts (by kind) and retries on another upstream,
+   * summed over `indexes`; undefined when one of them does not answer.
+   */
+  async routerCounters(indexes: readonly number[]): Promise<RouterCounters | undefined> {
+    const counters: RouterCounters = { upstreamErrors: {}, retries: 0 };
+    for (const i of indexes) {
+      try {
+        const res = await this.cluster.api(i, metricsTimeoutMs).raw('/metrics');
+        const text = await res.text();
+        if (!res.ok) return undefined;
+        const errors = sumCounter(text, 'berth_router_upstream_errors_total', 'kind');
+        for (const [kind, n] of Object.entries(errors))
+          counters.upstreamErrors[kind] = (counters.upstreamErrors[kind] ?? 0) + n;
+        counters.retries += sumCounter(text, 'berth_router_retries_total')[''] ?? 0;
+      } catch {
+        return undefined;
+      }
+    }
+    return counters;
+  }
+
+  /** The text of node `label`'s log (agent and router lines), for failure evidence. */
+  logOf(label: string): string {
+    const node = this.cluster.nodes.find((n) => n.name === label);
+    return node ? readFileSync(node.logPath, 'utf8') : '';
   }
 
   pid(i: number): number {
@@ -149,6 +249,47 @@ export class BerthTarget implements FailoverTarget {
         .catch((error: Error) => console.error(`bench-failover: ${error.message.split('\n')[0]}`));
     }
     await this.cluster.destroy();
+    if (this.#image) {
+      const left = await removeContainersOf(this.#image);
+      if (left > 0) console.error(`bench-failover: removed ${left} leftover containers`);
+      await removeImage(this.#image);
+    }
+  }
+
+  /** Any answer from node `i`'s router (a 404 for an unknown host will do): it listens. */
+  async #routerAnswers(i: number): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.cluster.nodes[i]!.httpPort}/`, {
+        headers: { host: 'readiness.bench.invalid' },
+        signal: AbortSignal.timeout(routerProbeTimeoutMs),
+      });
+      await res.arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The exec example as is, or the same job as a busybox httpd container. */
+  async #jobSpec(): Promise<Record<string, unknown>> {
+    const exec = Bun.YAML.parse(readFileSync(jobSpecPath, 'utf8')) as Record<string, unknown>;
+    if (this.driver === 'exec') return exec;
+    const reason = await dockerUnavailableReason();
+    if (reason) throw new Error(`--driver docker: ${reason} (scripts/ci-docker.sh prepares it)`);
+    this.#image = await commitImage(dockerImageRepo, `run-${process.pid}`, [
+      'httpd',
+      '-f',
+      '-p',
+      '8080',
+      '-h',
+      '/www',
+    ]);
+    const { command: _command, ...rest } = exec;
+    // One core per replica. Docker enforces the CPU share (the exec driver does not): at
+    // the example's 100 MHz (0.1 core), busybox httpd — a fork per request — was throttled
+    // in about two of every three CFS periods under the bench's load on a busy machine,
+    // its health checks timed out, and the route was left with no upstream (503).
+    return { ...rest, image: this.#image, resources: { cpu: 1_000, memory: 32 } };
   }
 
   async #setVotersTarget(i: number, votersTarget: number): Promise<void> {

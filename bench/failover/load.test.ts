@@ -1,5 +1,11 @@
 import { expect, test } from 'bun:test';
-import { failuresBetween, firstSuccessAfter, longestSuccessGap, type Sample } from './load.ts';
+import {
+  failuresBetween,
+  firstSuccessAfter,
+  longestSuccessGap,
+  routedWindow,
+  type Sample,
+} from './load.ts';
 
 const s = (invokeMs: number, responseMs: number, ok: boolean): Sample => ({
   invokeMs,
@@ -24,4 +30,24 @@ test('failover figures are read from the samples around the fault', () => {
   expect(longestSuccessGap([s(0, 10, true)], 100, 1_000)).toBe(990);
   expect(firstSuccessAfter([s(0, 10, true)], 100)).toBeNull();
   expect(failuresBetween(samples, 100, 1_000)).toEqual({ failed: 1, total: 3 });
+});
+
+test('the routed window keeps requests in flight at the fault, except through the faulted router', () => {
+  // Proves a request in flight through a surviving router at the fault counts, one in flight through the killed node's own router does not, and the window ends at recovery.
+  const http = (target: string, invokeMs: number, responseMs: number): Sample => ({
+    invokeMs,
+    responseMs,
+    ok: false,
+    target,
+  });
+  const samples = [
+    http('n2', 50, 90), // done before the fault
+    http('n2', 95, 130), // in flight at the fault through a survivor
+    http('n1', 95, 130), // in flight through the faulted node's router
+    http('n2', 150, 160),
+    http('n1', 900, 910), // n1 back after its restart
+    http('n2', 1_200, 1_210), // after recovery
+  ];
+  const window = routedWindow(samples, 100, 1_000, 'n1');
+  expect(window.map((s) => `${s.target}@${s.invokeMs}`)).toEqual(['n2@95', 'n2@150', 'n1@900']);
 });

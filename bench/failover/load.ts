@@ -1,7 +1,8 @@
 /**
- * Steady client load during the trials: a stream of writes to the surviving nodes, and
- * (Berth only) HTTP requests through the routers of the nodes that stay up. Every sample keeps
- * its timestamps so each trial's figures are read from the window around its fault.
+ * Steady client load during the trials: a stream of writes to the surviving nodes (the
+ * HTTP load through the routers is in http-load.ts), and the figures read from the
+ * samples. Every sample keeps its timestamps so each trial's figures are read from the
+ * window around its fault.
  */
 import type { FailoverTarget } from './target.ts';
 
@@ -12,6 +13,33 @@ export interface Sample {
   invokeMs: number;
   responseMs: number;
   ok: boolean;
+  /** The endpoint asked, for an HTTP request (e.g. `n2`, the router's node). */
+  target?: string;
+  /** What went wrong, for a failed HTTP request (the write load leaves it out). */
+  failure?: RequestFailure;
+}
+
+/**
+ * How one HTTP request failed, as the client saw it: no complete answer within the
+ * client's timeout, a refused or broken connection, a non-2xx status, or not sent at all
+ * because the client's in-flight bound was reached.
+ */
+export type FailureKind = 'timeout' | 'refused' | 'reset' | 'status' | 'not_sent';
+
+export interface RequestFailure {
+  /** Which endpoint was asked, e.g. `n2` (the router's node). */
+  target: string;
+  /** The request's path, unique per request, so the router's log line can be found. */
+  path: string;
+  kind: FailureKind;
+  /** The HTTP status, when an answer came. */
+  status?: number;
+  /** `error.code` of a JSON error body (the router's own answers), when there is one. */
+  code?: string;
+  /** The error's code or name, for a request that got no answer. */
+  error?: string;
+  /** Wall-clock send time (Date.now), to line the failure up with the agents' logs. */
+  sentAtWallMs: number;
 }
 
 export interface Load {
@@ -30,7 +58,7 @@ export interface WriteLoadOptions {
   inFlightMax: number;
 }
 
-function push(samples: Sample[], sample: Sample): void {
+export function push(samples: Sample[], sample: Sample): void {
   if (samples.length >= loadSamplesMax) samples.splice(0, loadSamplesMax / 10);
   samples.push(sample);
 }
@@ -70,49 +98,6 @@ export function startWriteLoad(target: FailoverTarget, options: WriteLoadOptions
       stopped = true;
       await loop;
       await Promise.all(inFlight);
-    },
-  };
-}
-
-/**
- * GETs every port `ports()` returns, every `intervalMs`; a non-2xx or error is a failure.
- * With `host`, requests carry that Host header (to go through a router's route).
- */
-export function startHttpLoad(
-  ports: () => readonly number[],
-  intervalMs: number,
-  timeoutMs: number,
-  host?: string,
-): Load {
-  const samples: Sample[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      await Promise.all(
-        ports().map(async (port) => {
-          const invokeMs = performance.now();
-          let ok = false;
-          try {
-            const res = await fetch(`http://127.0.0.1:${port}/`, {
-              signal: AbortSignal.timeout(timeoutMs),
-              ...(host ? { headers: { host } } : {}),
-            });
-            ok = res.ok;
-            await res.arrayBuffer();
-          } catch {
-            ok = false;
-          }
-          push(samples, { invokeMs, responseMs: performance.now(), ok });
-        }),
-      );
-      await Bun.sleep(intervalMs);
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      stopped = true;
-      await loop;
     },
   };
 }
@@ -164,4 +149,23 @@ export function failuresBetween(
 ): { failed: number; total: number } {
   const inWindow = samples.filter((s) => s.invokeMs >= fromMs && s.invokeMs <= toMs);
   return { failed: inWindow.filter((s) => !s.ok).length, total: inWindow.length };
+}
+
+/**
+ * The routed requests a fault at `faultMs` can have touched, up to `toMs`: those sent at or
+ * after the fault, and those still in flight at it — except the ones in flight through
+ * the faulted node's own router (`faultedTarget`), which died with it; the load measures
+ * the routers of the nodes that stay up.
+ */
+export function routedWindow(
+  samples: readonly Sample[],
+  faultMs: number,
+  toMs: number,
+  faultedTarget: string,
+): Sample[] {
+  return samples.filter(
+    (s) =>
+      s.invokeMs <= toMs &&
+      (s.invokeMs >= faultMs || (s.responseMs >= faultMs && s.target !== faultedTarget)),
+  );
 }

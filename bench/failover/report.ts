@@ -3,7 +3,7 @@
  * targets, Berth/etcd ratios, the JSON file and a hand-written SVG chart.
  */
 import { ms, type Summary, summarize } from './stats.ts';
-import type { Scenario, TrialFigures } from './trial.ts';
+import type { RoutedFailure, Scenario, TrialFigures } from './trial.ts';
 
 export interface MeasureRow {
   measure: string;
@@ -49,6 +49,12 @@ const measures: Measure[] = [
     name: 'failed routed requests (count)',
     pick: (t) => t.httpFailed,
     target: 0,
+    scenarios: ['kill-leader', 'kill-replica-node', 'stop-leader'],
+  },
+  {
+    name: 'slow routed requests (count)',
+    pick: (t) => t.httpSlow,
+    target: null,
     scenarios: ['kill-leader', 'kill-replica-node', 'stop-leader'],
   },
 ];
@@ -183,4 +189,99 @@ export function svgChart(rows: readonly MeasureRow[], title: string): string {
     '</svg>',
   );
   return `${parts.join('\n')}\n`;
+}
+
+/** One line per trial: the victim, the machine's load, and the trial's figures. */
+export function describeTrial(system: string, trial: number, f: TrialFigures): string {
+  const round = (v: number | null) => (v === null ? '–' : String(Math.round(v)));
+  const parts = [
+    `${system} trial ${trial} ${f.scenario} (node #${f.victim}, load ${f.loadAverage1m.toFixed(1)}):`,
+    `first write ${round(f.leaderMs)} ms,`,
+    `unavailable ${round(f.writeUnavailableMs)} ms,`,
+    `writes failed ${f.writesFailed}/${f.writesTotal}`,
+  ];
+  if (f.httpFailed !== null)
+    parts.push(`routed failed ${f.httpFailed}/${f.httpTotal} (slow ${f.httpSlow})`);
+  if (f.allocationsMovedMs !== null)
+    parts.push(`allocs elsewhere ${round(f.allocationsMovedMs)} ms`);
+  if (f.routers) {
+    const errors = Object.entries(f.routers.upstreamErrors)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ');
+    parts.push(`routers met ${errors || 'no'} upstream errors, retried ${f.routers.retries};`);
+  }
+  if (f.cpu) {
+    const agents = Object.entries(f.cpu.procPercent)
+      .map(([name, percent]) => `${name} ${percent}%`)
+      .join(' ');
+    parts.push(
+      `cpu: machine ${f.cpu.machineBusyPercent}% busy, ${f.cpu.iowaitPercent}% iowait; agents ${agents}`,
+    );
+  }
+  return parts.join(' ');
+}
+
+/** How a failure looked to the client and to its router, as a grouping key. */
+function failureClass(f: RoutedFailure): string {
+  const client = f.kind === 'status' ? `answered ${f.status}${f.code ? ` ${f.code}` : ''}` : f.kind;
+  const router = f.router ? `router logged ${f.router.status}` : 'not in the router log';
+  return `via ${f.target}: ${client}; ${router}`;
+}
+
+const median = (values: number[]): number | null =>
+  values.length === 0
+    ? null
+    : ([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? null);
+
+/**
+ * The failures of one trial grouped by router, kind and what the router logged: how many,
+ * when (ms after the fault), and medians of the router's pick-up delay, its own time, and
+ * the CPU of its agent and of the machine while they were out.
+ */
+export function summarizeFailures(failures: readonly RoutedFailure[]): string[] {
+  const groups = new Map<string, RoutedFailure[]>();
+  for (const f of failures) {
+    const key = failureClass(f);
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const fmt = (v: number | null, unit: string) => (v === null ? '–' : `${v}${unit}`);
+  return [...groups].map(([key, list]) => {
+    const sent = list.map((f) => f.sentAfterFaultMs);
+    const of = (pick: (f: RoutedFailure) => number | null | undefined) =>
+      median(
+        list.flatMap((f) => {
+          const v = pick(f);
+          return v === null || v === undefined ? [] : [v];
+        }),
+      );
+    return (
+      `${list.length} × ${key}; sent ${Math.min(...sent)}…${Math.max(...sent)} ms after the fault; medians: ` +
+      `pick-up ${fmt(
+        of((f) => f.router?.pickupDelayMs),
+        ' ms',
+      )}, router ${fmt(
+        of((f) => f.router?.routerMs),
+        ' ms',
+      )}, ` +
+      `router's agent cpu ${fmt(
+        of((f) => f.routerAgentCpuPercent),
+        '%',
+      )}, machine busy ${fmt(
+        of((f) => f.machineBusyPercent),
+        '%',
+      )}`
+    );
+  });
+}
+
+/** One line on one failed routed request: when, through which router, how, and the router's view. */
+export function describeFailure(f: RoutedFailure): string {
+  const how =
+    f.kind === 'status'
+      ? `answered ${f.status}${f.code ? ` ${f.code}` : ''}`
+      : `${f.kind}${f.error ? ` (${f.error})` : ''}`;
+  const router = f.router
+    ? `router logged ${f.router.status}${f.router.alloc ? ` from ${f.router.alloc}` : ''} after ${f.router.routerMs} ms, having picked it up ${f.router.pickupDelayMs} ms after it was sent`
+    : 'not in the router log';
+  return `failed: ${f.path} sent ${f.sentAfterFaultMs} ms after the fault, ${how} after ${f.durationMs} ms; ${router}`;
 }

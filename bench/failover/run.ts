@@ -2,9 +2,13 @@
  * `make bench-failover`: leader failover, write unavailability, failed HTTP requests and
  * allocation replacement on a real Berth cluster on 127.0.0.1, beside a 3-member etcd
  * cluster run the same way (etcd's default timings, and timings close to Berth's).
- * Prints a table and writes bench/results/failover.json and failover.svg.
+ * Prints a table and writes bench/results/failover.json and failover.svg. Each failed
+ * routed request is kept with its evidence (kind, router, the router's own log line, CPU
+ * of its agent and of the machine), summarised per trial on stdout, in full in the JSON.
  *
- * Usage: bun run bench/failover/run.ts [--voters 3|5] [--workers N]
+ * Usage: bun run bench/failover/run.ts [--voters 3|5] [--workers N] [--driver exec|docker]
+ * (`make bench-failover FAILOVER_ARGS="--driver docker"`). The Docker variant needs a
+ * Docker Engine with the image berth-test/busybox:1 (scripts/ci-docker.sh prepares both).
  * Environment (all optional):
  *   TRIALS                     trials per scenario (default 20)
  *   BENCH_FAILOVER_MINUTES     wall-time bound for the trials of each system (default 20)
@@ -12,11 +16,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../test/cluster/harness.ts';
-import { BerthTarget } from './berth-target.ts';
+import { harnessLimits, repoRoot } from '../../test/cluster/harness.ts';
+import { type BenchDriver, BerthTarget, benchRouteHost } from './berth-target.ts';
+import { CpuSampler } from './cpu-sampler.ts';
 import { EtcdTarget, type EtcdTimings } from './etcd-target.ts';
-import { type Load, startHttpLoad, startWriteLoad } from './load.ts';
-import { formatRows, measureRows, ratios, svgChart } from './report.ts';
+import { startHttpLoad } from './http-load.ts';
+import { type Load, startWriteLoad } from './load.ts';
+import {
+  describeFailure,
+  describeTrial,
+  formatRows,
+  measureRows,
+  ratios,
+  summarizeFailures,
+  svgChart,
+} from './report.ts';
 import type { FailoverTarget } from './target.ts';
 import { runTrial, scenarios, type TrialContext, type TrialFigures } from './trial.ts';
 
@@ -31,11 +45,20 @@ const writeTimeoutMs = 8_000;
 /** The steady write stream: one write every `writeIntervalMs`, at most `writesInFlightMax` in flight. */
 const writeIntervalMs = 10;
 const writesInFlightMax = 256;
-/** HTTP load: interval between rounds over every allocation port, and one request's bound (ms). */
+/**
+ * Routed load: one GET per surviving router every `httpIntervalMs`. A request without a
+ * complete answer within `httpTimeoutMs` failed; one that succeeded after more than
+ * `httpSlowMs` is counted apart as slow (latency, not an error).
+ */
 const httpIntervalMs = 20;
-const httpTimeoutMs = 1_000;
-/** How often the HTTP load re-reads the allocations' ports, ms. */
-const portRefreshMs = 500;
+const httpTimeoutMs = 10_000;
+const httpSlowMs = 1_000;
+/** Enough for every router of the largest cluster to be stalled for the whole timeout. */
+const httpInFlightMax = 2 * harnessLimits.nodesMax * Math.ceil(httpTimeoutMs / httpIntervalMs);
+/** Failed routed requests printed one by one per trial (all are in the JSON). */
+const failureExamplesMax = 3;
+/** How often the agents' and the machine's CPU time is sampled, ms. */
+const cpuSampleIntervalMs = 250;
 
 const etcdVariants: { name: string; timings: EtcdTimings; note: string }[] = [
   {
@@ -53,6 +76,7 @@ const etcdVariants: { name: string; timings: EtcdTimings; note: string }[] = [
 interface Args {
   voters: 3 | 5;
   workers: number;
+  driver: BenchDriver;
   trials: number;
   minutes: number;
   skipEtcd: boolean;
@@ -66,12 +90,15 @@ function parseArgs(argv: string[]): Args {
   const voters = Number(flag('voters') ?? 3);
   if (voters !== 3 && voters !== 5) throw new Error('--voters must be 3 or 5');
   const workers = Number(flag('workers') ?? 0);
+  const driver = flag('driver') ?? 'exec';
+  if (driver !== 'exec' && driver !== 'docker') throw new Error('--driver must be exec or docker');
   const trials = Math.min(trialsMax, Number(process.env.TRIALS ?? 20));
   const minutes = Number(process.env.BENCH_FAILOVER_MINUTES ?? 20);
   if (!Number.isInteger(workers) || workers < 0 || workers > 4)
     throw new Error('--workers must be 0–4');
   if (!Number.isInteger(trials) || trials < 1) throw new Error('TRIALS must be a positive integer');
-  return { voters, workers, trials, minutes, skipEtcd: !!process.env.BENCH_FAILOVER_SKIP_ETCD };
+  const skipEtcd = !!process.env.BENCH_FAILOVER_SKIP_ETCD;
+  return { voters, workers, driver, trials, minutes, skipEtcd };
 }
 
 /** Runs `trials` rounds of every scenario against a started target, within `minutes`. */
@@ -88,15 +115,11 @@ async function runTrials(
       try {
         const f = await runTrial(ctx, scenario);
         figures.push(f);
-        const http = f.httpFailed === null ? '' : ` http failed ${f.httpFailed}/${f.httpTotal}`;
-        const moved =
-          f.allocationsMovedMs === null
-            ? ''
-            : ` allocs elsewhere ${Math.round(f.allocationsMovedMs)} ms`;
-        console.log(
-          `${ctx.target.name} trial ${trial} ${scenario}: first write ${Math.round(f.leaderMs ?? -1)} ms, ` +
-            `unavailable ${Math.round(f.writeUnavailableMs)} ms, writes failed ${f.writesFailed}/${f.writesTotal}${http}${moved}`,
-        );
+        console.log(describeTrial(ctx.target.name, trial, f));
+        const failures = f.httpFailures ?? [];
+        for (const line of summarizeFailures(failures)) console.log(`  ${line}`);
+        for (const failure of failures.slice(0, failureExamplesMax))
+          console.log(`    e.g. ${describeFailure(failure)}`);
       } catch (error) {
         const message = `${ctx.target.name} trial ${trial} ${scenario}: ${(error as Error).message.split('\n')[0]}`;
         errors.push(message);
@@ -107,40 +130,17 @@ async function runTrials(
   return { figures, errors };
 }
 
-/** Keeps `ports` filled with the healthy allocations' HTTP ports until `stop()`. */
-function watchPorts(berth: BerthTarget): { ports: number[]; stop: () => Promise<void> } {
-  const ports: number[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const allocs = await berth.healthyAllocations(new Set()).catch(() => undefined);
-      if (allocs)
-        ports.splice(
-          0,
-          ports.length,
-          ...allocs.flatMap((a) => (a.ports?.http ? [a.ports.http] : [])),
-        );
-      await Bun.sleep(portRefreshMs);
-    }
-  })();
-  return {
-    ports,
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
-
 async function benchBerth(args: Args) {
-  const berth = new BerthTarget();
+  const berth = new BerthTarget(args.driver);
   const loads: Load[] = [];
-  let watcher: ReturnType<typeof watchPorts> | undefined;
+  const cpu = new CpuSampler();
   try {
-    console.log(`berth: starting ${args.voters} voters + ${args.workers} workers on 127.0.0.1`);
+    console.log(
+      `berth: starting ${args.voters} voters + ${args.workers} workers on 127.0.0.1, ${args.driver} driver`,
+    );
     await berth.start(args.voters, args.workers);
     await berth.deploy();
-    watcher = watchPorts(berth);
+    cpu.start(() => berth.agentPids(), cpuSampleIntervalMs);
     const writes = startWriteLoad(berth, {
       avoid: berth.avoid,
       timeoutMs: writeTimeoutMs,
@@ -149,12 +149,18 @@ async function benchBerth(args: Args) {
     });
     // Routed load: every surviving node's router, with the example's route host. The
     // routers find the healthy allocations themselves, wherever they run.
-    const routerPorts = () =>
+    const routers = () =>
       berth.cluster
         .liveIndexes()
         .filter((i) => !berth.avoid.has(i))
-        .map((i) => berth.cluster.nodes[i]!.httpPort);
-    const http = startHttpLoad(routerPorts, httpIntervalMs, httpTimeoutMs, 'hello.localhost');
+        .map((i) => ({ label: berth.nodeName(i), port: berth.cluster.nodes[i]!.httpPort }));
+    const http = startHttpLoad({
+      targets: routers,
+      intervalMs: httpIntervalMs,
+      timeoutMs: httpTimeoutMs,
+      inFlightMax: httpInFlightMax,
+      host: benchRouteHost,
+    });
     loads.push(writes, http);
     const ctx = {
       target: berth,
@@ -164,11 +170,13 @@ async function benchBerth(args: Args) {
       avoid: berth.avoid,
       grayFailureMs,
       waitTimeoutMs: trialWaitTimeoutMs,
+      slowMs: httpSlowMs,
+      cpu,
     };
     return await runTrials(ctx, args.trials, args.minutes);
   } finally {
+    cpu.stop();
     await Promise.all(loads.map((l) => l.stop()));
-    await watcher?.stop();
     await berth.destroy();
   }
 }
@@ -194,6 +202,8 @@ async function benchEtcd(args: Args, variant: (typeof etcdVariants)[number]) {
       avoid,
       grayFailureMs,
       waitTimeoutMs: trialWaitTimeoutMs,
+      slowMs: httpSlowMs,
+      cpu: undefined,
     };
     return await runTrials(ctx, args.trials, args.minutes);
   } finally {
@@ -247,8 +257,9 @@ function report(
   const rows = measureRows(results);
   const ratioRows = ratios(rows);
   const notes = [
-    'HTTP load goes through the routers of the nodes that stay up (Host: hello.localhost), one GET per router every interval;',
-    '"failed routed requests" counts non-2xx answers and connection errors from the fault until full health.',
+    `Routed load: open loop, one GET every ${httpIntervalMs} ms through each router of the nodes that stay up (Host: ${benchRouteHost}); a restarted node rejoins it once its router answers and it has caught up with the log.`,
+    `"failed routed requests": requests in flight at the fault or sent until full health that got a non-2xx answer, a refused or broken connection, or no complete answer within ${httpTimeoutMs} ms (the client's timeout); "slow": succeeded after more than ${httpSlowMs} ms.`,
+    `A node kill is kill -9 of its agent and of every task it runs (a machine dying); ${args.driver} driver.`,
     'leader failover = fault to the first write (sent after the fault) committed through a surviving node.',
     'write unavailability = longest gap between two successful write completions around the fault (open loop: one write every 10 ms to the next surviving node).',
     `etcd baseline: ${etcdNote}.`,
@@ -268,6 +279,10 @@ function report(
   const setup = {
     voters: args.voters,
     workers: args.workers,
+    driver: args.driver,
+    httpIntervalMs,
+    httpTimeoutMs,
+    httpSlowMs,
     trials: args.trials,
     grayFailureMs,
     writeIntervalMs,

@@ -4,11 +4,21 @@
  *
  * Scenarios: `kill-leader` (kill -9 the leader), `kill-replica-node` (kill -9 a non-leader,
  * for Berth one that holds a replica of the example job), `stop-leader` (SIGSTOP the leader
- * for `grayFailureMs`, then SIGCONT).
+ * for `grayFailureMs`, then SIGCONT). For Berth a kill takes the node's tasks with it.
  */
-import type { BerthTarget } from './berth-target.ts';
+import { loadavg } from 'node:os';
+import type { BerthTarget, RouterCounters } from './berth-target.ts';
 import { benchJobCount } from './berth-target.ts';
-import { failuresBetween, firstSuccessAfter, type Load, longestSuccessGap } from './load.ts';
+import { type CpuSampler, type CpuShares, cpuBetween } from './cpu-sampler.ts';
+import {
+  failuresBetween,
+  firstSuccessAfter,
+  type Load,
+  longestSuccessGap,
+  type RequestFailure,
+  routedWindow,
+} from './load.ts';
+import { evidenceOf, type RouterEvidence, routerLines } from './router-evidence.ts';
 import type { FailoverTarget } from './target.ts';
 
 export type Scenario = 'kill-leader' | 'kill-replica-node' | 'stop-leader';
@@ -16,6 +26,10 @@ export const scenarios: readonly Scenario[] = ['kill-leader', 'kill-replica-node
 
 export interface TrialFigures {
   scenario: Scenario;
+  /** Index of the faulted node. */
+  victim: number;
+  /** The machine's 1-minute load average at the fault (2 cores here: above 2 is contention). */
+  loadAverage1m: number;
   /** Fault to the first write committed through a survivor (sent after the fault), ms. */
   leaderMs: number | null;
   /** Longest gap between two successful write completions around the fault, ms. */
@@ -23,13 +37,41 @@ export interface TrialFigures {
   /** Writes that failed (error or timeout) among those sent during the trial. */
   writesFailed: number;
   writesTotal: number;
-  /** HTTP requests straight to allocation ports that failed during the trial (Berth). */
+  /**
+   * Routed HTTP requests (through the routers of nodes that stay up) in flight at the
+   * fault or sent until full health again, and those that failed: an error status, no
+   * answer, or no complete answer within the load's timeout (Berth).
+   */
   httpFailed: number | null;
   httpTotal: number | null;
+  /** Of those, requests that succeeded but took longer than `slowMs` (Berth). */
+  httpSlow: number | null;
+  /** Each failed routed request, timed from the fault (Berth). */
+  httpFailures: RoutedFailure[] | null;
   /** Fault to the job having all its replicas healthy on other nodes, ms (Berth, when the victim held one). */
   allocationsMovedMs: number | null;
   /** Fault to full health again (after restart or SIGCONT), ms. */
   recoveredMs: number;
+  /** CPU from the fault to full health: the machine's and each agent's (Berth). */
+  cpu: CpuShares | null;
+  /**
+   * What the routers of the nodes that stayed up counted from just before the fault to
+   * full health: failed upstream attempts and retries (Berth; null when unreadable).
+   */
+  routers: RouterCounters | null;
+}
+
+/** One failed routed request: when it was sent relative to the fault, and how it failed. */
+export interface RoutedFailure extends RequestFailure {
+  /** Send time minus fault time, ms (negative: sent before the fault). */
+  sentAfterFaultMs: number;
+  /** Send to failure, ms. */
+  durationMs: number;
+  /** The router's log line for it; null when the router never logged it. */
+  router: RouterEvidence | null;
+  /** While it was out: the router's agent's CPU (% of a core) and the machine's busy %. */
+  routerAgentCpuPercent: number | null;
+  machineBusyPercent: number | null;
 }
 
 export interface TrialContext {
@@ -43,6 +85,10 @@ export interface TrialContext {
   grayFailureMs: number;
   /** Bound of every wait inside one trial, in ms. */
   waitTimeoutMs: number;
+  /** A successful routed request slower than this counts as slow, ms. */
+  slowMs: number;
+  /** Samples the agents' and the machine's CPU (Berth). */
+  cpu: CpuSampler | undefined;
 }
 
 async function waitUntil<T>(
@@ -102,55 +148,141 @@ async function measureFault(
   return await Promise.all([firstWrite, moved]);
 }
 
-/** Runs one scenario; the target must be healthy on entry and is healthy again on return. */
+/** Waits for full health: every node up, one leader, the workload healthy. */
+function waitHealthy(ctx: TrialContext): Promise<true> {
+  return waitUntil(
+    async () => ((await ctx.target.healthy()) ? true : undefined),
+    ctx.waitTimeoutMs,
+    'full health',
+  );
+}
+
+/**
+ * Ends the fault: SIGCONT after the gray-failure period, or a restart. The victim rejoins
+ * the loads only once it is back (for Berth: its router answers and it has caught up).
+ */
+async function heal(ctx: TrialContext, scenario: Scenario, victim: number, faultMs: number) {
+  try {
+    if (scenario === 'stop-leader') {
+      await Bun.sleep(Math.max(0, faultMs + ctx.grayFailureMs - performance.now()));
+      process.kill(ctx.target.pid(victim), 'SIGCONT');
+      await ctx.berth?.waitRejoined(victim);
+    } else {
+      await ctx.target.restart(victim);
+    }
+  } finally {
+    // Even when it did not come back in time: a node left out of the loads for good would
+    // quietly shrink what the next trials measure.
+    ctx.avoid.delete(victim);
+  }
+}
+
+/** Runs one scenario from full health (waited for first) and returns at full health again. */
 export async function runTrial(ctx: TrialContext, scenario: Scenario): Promise<TrialFigures> {
   const { target, berth } = ctx;
-  const leader = await waitUntil(
-    () => target.leader(),
-    ctx.waitTimeoutMs,
-    'a leader before the trial',
-  );
+  await waitHealthy(ctx);
+  const leader = await waitUntil(() => target.leader(), ctx.waitTimeoutMs, 'a leader');
   const victim = await pickVictim(ctx, scenario, leader);
   const victimHeld = berth
     ? (await berth.healthyAllocations(new Set())).some((a) => a.node === berth.nodeId(victim))
     : false;
+  const survivors = Array.from({ length: target.nodeCount }, (_, i) => i).filter(
+    (i) => i !== victim,
+  );
+  const countersBefore = await berth?.routerCounters(survivors);
   await Bun.sleep(300); // a stretch of normal load before the fault, so the gap has a start
   ctx.avoid.add(victim);
   const faultMs = performance.now();
-  if (scenario === 'stop-leader') process.kill(target.pid(victim), 'SIGSTOP');
-  else await target.kill9(victim);
-
+  const faultWallMs = Date.now();
+  const loadAverage1m = loadavg()[0] ?? 0;
   let measured: [number, number | null];
   try {
+    if (scenario === 'stop-leader') process.kill(target.pid(victim), 'SIGSTOP');
+    else await target.kill9(victim);
     measured = await measureFault(ctx, victim, victimHeld, faultMs);
+  } catch (error) {
+    throw new Error(`node #${victim}: ${(error as Error).message}`);
   } finally {
     // Heal even when a measurement timed out, so the next trial starts from a full cluster.
-    if (scenario === 'stop-leader') {
-      await Bun.sleep(Math.max(0, faultMs + ctx.grayFailureMs - performance.now()));
-      process.kill(target.pid(victim), 'SIGCONT');
-    } else {
-      await target.restart(victim);
-    }
+    await heal(ctx, scenario, victim, faultMs);
   }
   const [leaderMs, allocationsMovedMs] = measured;
-  ctx.avoid.delete(victim);
-  await waitUntil(
-    async () => ((await target.healthy()) ? true : undefined),
-    ctx.waitTimeoutMs,
-    'full health',
-  );
+  await waitHealthy(ctx);
   const recoveredAtMs = performance.now();
+  const countersAfter = await berth?.routerCounters(survivors);
   const writes = failuresBetween(ctx.writes.samples, faultMs, recoveredAtMs);
-  const http = ctx.http ? failuresBetween(ctx.http.samples, faultMs, recoveredAtMs) : undefined;
   return {
     scenario,
+    victim,
+    loadAverage1m,
     leaderMs,
     writeUnavailableMs: longestSuccessGap(ctx.writes.samples, faultMs, recoveredAtMs),
     writesFailed: writes.failed,
     writesTotal: writes.total,
-    httpFailed: http?.failed ?? null,
-    httpTotal: http?.total ?? null,
+    ...routedFigures(ctx, victim, faultMs, recoveredAtMs),
     allocationsMovedMs,
     recoveredMs: recoveredAtMs - faultMs,
+    cpu: ctx.cpu ? cpuBetween(ctx.cpu.samples, faultWallMs, Date.now()) : null,
+    routers: countersDelta(countersBefore, countersAfter),
+  };
+}
+
+function countersDelta(
+  before: RouterCounters | undefined,
+  after: RouterCounters | undefined,
+): RouterCounters | null {
+  if (!before || !after) return null;
+  const upstreamErrors: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(after.upstreamErrors)) {
+    const delta = n - (before.upstreamErrors[kind] ?? 0);
+    if (delta > 0) upstreamErrors[kind] = delta;
+  }
+  return { upstreamErrors, retries: after.retries - before.retries };
+}
+
+type RoutedFigures = Pick<TrialFigures, 'httpFailed' | 'httpTotal' | 'httpSlow' | 'httpFailures'>;
+
+/** The routed load's figures for one trial, each failure with its router's log line. */
+function routedFigures(
+  ctx: TrialContext,
+  victim: number,
+  faultMs: number,
+  toMs: number,
+): RoutedFigures {
+  const { http, berth } = ctx;
+  if (!http || !berth)
+    return { httpFailed: null, httpTotal: null, httpSlow: null, httpFailures: null };
+  const window = routedWindow(http.samples, faultMs, toMs, berth.nodeName(victim));
+  const failed = window.filter((s) => !s.ok);
+  const slow = window.filter((s) => s.ok && s.responseMs - s.invokeMs > ctx.slowMs);
+  const failures = failed.map((s): RoutedFailure => {
+    if (!s.failure) throw new Error('a failed routed request without its failure detail');
+    const durationMs = Math.round(s.responseMs - s.invokeMs);
+    const { sentAtWallMs, target } = s.failure;
+    const cpu = ctx.cpu
+      ? cpuBetween(ctx.cpu.samples, sentAtWallMs, sentAtWallMs + durationMs)
+      : null;
+    return {
+      ...s.failure,
+      sentAfterFaultMs: Math.round(s.invokeMs - faultMs),
+      durationMs,
+      router: null,
+      routerAgentCpuPercent: cpu?.procPercent[target] ?? null,
+      machineBusyPercent: cpu?.machineBusyPercent ?? null,
+    };
+  });
+  for (const label of new Set(failures.map((f) => f.target))) {
+    const mine = failures.filter((f) => f.target === label);
+    const lines = routerLines(berth.logOf(label), new Set(mine.map((f) => f.path)));
+    for (const f of mine) {
+      const line = lines.get(f.path);
+      f.router = line ? evidenceOf(line, f.sentAtWallMs) : null;
+    }
+  }
+  return {
+    httpFailed: failed.length,
+    httpTotal: window.length,
+    httpSlow: slow.length,
+    httpFailures: failures,
   };
 }
