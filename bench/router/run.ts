@@ -8,22 +8,37 @@
  * package is unavailable is skipped with the reason printed. Every process it starts is
  * killed before it exits.
  *
+ * Beside requests/s and p99 it prints each proxy's CPU time per request (its own
+ * process only: Berth's router runs in this process, nginx's master and workers, Caddy's
+ * process), which depends far less on what else the machine runs than throughput does,
+ * and the load average before and after, so a run on a busy machine can be recognised.
+ *
  * Environment (all optional):
  *   BENCH_ROUTER_DURATION_S       seconds per wrk run (default 10)
+ *   BENCH_ROUTER_ROUNDS           rounds of berth → nginx → caddy (order rotated each round);
+ *                                 the median round per proxy is reported (default 1)
  *   BENCH_ROUTER_CONNECTIONS      wrk connections (default 64)
  *   BENCH_ROUTER_THREADS          wrk threads (default 2)
  *   BENCH_ROUTER_NGINX_WORKERS    worker processes of the nginx proxy (default 1: Berth's
  *                                 router is one event loop; Caddy uses Go's default)
  *   BENCH_ROUTER_BALANCING        round-robin | least-outstanding (default round-robin)
+ *   BENCH_ROUTER_PIN              1: each proxy runs on CPU 1 alone, wrk and the upstream on
+ *                                 CPU 0 (taskset; needs 2 CPUs). Off by default. On a 2-CPU
+ *                                 machine the scheduler otherwise sometimes puts a wrk thread
+ *                                 beside the proxy, which costs Bun's single busy thread far
+ *                                 more than nginx's worker, so Berth's unpinned figure swings
+ *                                 between runs. Pinning gives every proxy the same one core
+ *                                 (Caddy, which would use both, is held to one as well).
  */
 
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { buildRouteTable } from '../../actors/router/index.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { Router } from '../../src/router/index.ts';
+import { type CpuClock, ownCpuMs, processTreeCpuMs } from './cpu.ts';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -36,8 +51,27 @@ const durationS = envInt('BENCH_ROUTER_DURATION_S', 10);
 const connections = envInt('BENCH_ROUTER_CONNECTIONS', 64);
 const threads = envInt('BENCH_ROUTER_THREADS', 2);
 const nginxWorkers = envInt('BENCH_ROUTER_NGINX_WORKERS', 1);
+const rounds = envInt('BENCH_ROUTER_ROUNDS', 1);
 const balancing =
   process.env.BENCH_ROUTER_BALANCING === 'least-outstanding' ? 'least-outstanding' : 'round-robin';
+const pinned = process.env.BENCH_ROUTER_PIN === '1';
+/** CPUs for the load side (wrk, upstream) and for the proxy under test, when pinned. */
+const loadCpu = '0';
+const proxyCpu = '1';
+
+/** `cmd` run on `cpu` when pinning is on, else as it is. */
+function onCpu(cpu: string, cmd: string[]): string[] {
+  return pinned ? ['taskset', '-c', cpu, ...cmd] : cmd;
+}
+
+/** Pins this process (Berth's router runs in it) to the proxy CPU, every thread included. */
+function pinSelf(): void {
+  if (navigator.hardwareConcurrency < 2 || !Bun.which('taskset')) {
+    throw new Error('BENCH_ROUTER_PIN=1 needs 2 CPUs and taskset (util-linux)');
+  }
+  const result = Bun.spawnSync(['taskset', '-a', '-p', '-c', proxyCpu, String(process.pid)]);
+  if (result.exitCode !== 0) throw new Error(`taskset failed: ${result.stderr.toString()}`);
+}
 
 const ports = { upstream: 18_081, berth: 18_082, nginx: 18_083, caddy: 18_084 };
 const children: Subprocess[] = [];
@@ -47,6 +81,16 @@ interface WrkResult {
   p99Ms: number;
   non2xx: number;
   socketErrors: number;
+  requests: number;
+  /** CPU time the proxy's own process(es) used per request, in µs (not for the upstream). */
+  cpuUsPerRequest?: number;
+}
+
+/** One proxy under test: where to send requests and how to read its CPU time. */
+interface Contender {
+  name: string;
+  url: string;
+  cpuMs: CpuClock;
 }
 
 /** Installs `pkg` with apt-get when `binary` is missing; returns why not, or undefined. */
@@ -178,12 +222,19 @@ function parseWrk(output: string): WrkResult {
     output,
   );
   const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-  return { requestsPerSecond: Number(rps), p99Ms: Number(p99[1]) * scale, non2xx, socketErrors };
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? 0);
+  return {
+    requestsPerSecond: Number(rps),
+    p99Ms: Number(p99[1]) * scale,
+    non2xx,
+    socketErrors,
+    requests,
+  };
 }
 
 async function wrk(url: string, seconds: number): Promise<WrkResult> {
   const proc = Bun.spawn(
-    ['wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', url],
+    onCpu(loadCpu, ['wrk', `-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', url]),
     { stdout: 'pipe', stderr: 'pipe' },
   );
   children.push(proc);
@@ -191,17 +242,45 @@ async function wrk(url: string, seconds: number): Promise<WrkResult> {
   return parseWrk(output);
 }
 
-async function measure(name: string, url: string): Promise<WrkResult> {
+async function warmUp(name: string, url: string): Promise<void> {
   await waitReady(name, url);
   await wrk(url, Math.min(2, durationS)); // warm-up: connection pools, JIT
-  const result = await wrk(url, durationS);
+}
+
+async function measure(contender: Contender): Promise<WrkResult> {
+  const cpuBeforeMs = contender.cpuMs();
+  const result = await wrk(contender.url, durationS);
+  const cpuMs = contender.cpuMs() - cpuBeforeMs;
+  if (result.requests > 0) result.cpuUsPerRequest = (cpuMs * 1000) / result.requests;
+  const cpu =
+    result.cpuUsPerRequest === undefined
+      ? ''
+      : `   cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req`;
   console.log(
-    `${name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(8)} req/s   p99 ${result.p99Ms.toFixed(2).padStart(7)} ms` +
+    `${contender.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(8)} req/s   p99 ${result.p99Ms.toFixed(2).padStart(7)} ms${cpu}` +
       (result.non2xx + result.socketErrors > 0
         ? `   (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})`
         : ''),
   );
   return result;
+}
+
+/** Measures every contender `rounds` times, rotating who goes first; keeps each one's median. */
+async function measureRounds(contenders: Contender[]): Promise<Record<string, WrkResult>> {
+  const runs = new Map<string, WrkResult[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
+    for (let i = 0; i < contenders.length; i++) {
+      const contender = contenders[(i + round) % contenders.length]!;
+      runs.get(contender.name)!.push(await measure(contender));
+    }
+  }
+  const medians: Record<string, WrkResult> = {};
+  for (const [name, results] of runs) {
+    const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    medians[name] = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  }
+  return medians;
 }
 
 function startBerth(): Router {
@@ -236,6 +315,11 @@ function ratio(a: WrkResult | undefined, b: WrkResult | undefined): number | nul
   return Math.round((a.requestsPerSecond / b.requestsPerSecond) * 100) / 100;
 }
 
+function cpuRatio(a: WrkResult | undefined, b: WrkResult | undefined): number | null {
+  if (a?.cpuUsPerRequest === undefined || b?.cpuUsPerRequest === undefined) return null;
+  return Math.round((a.cpuUsPerRequest / b.cpuUsPerRequest) * 100) / 100;
+}
+
 async function main(): Promise<void> {
   const wrkMissing = ensurePackage('wrk', 'wrk');
   if (wrkMissing) throw new Error(`cannot benchmark without wrk: ${wrkMissing}`);
@@ -248,44 +332,83 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'www'), { mode: 0o755 });
   writeFileSync(join(dir, 'www', 'index.html'), 'x'.repeat(1023) + '\n', { mode: 0o644 });
-  const results: Record<string, WrkResult> = {};
+  const loadBefore = loadavg();
+  console.log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  let results: Record<string, WrkResult> = {};
   let router: Router | undefined;
   try {
-    spawnChild(['nginx', '-c', upstreamNginx(dir), '-p', dir]);
-    results.upstream = await measure('upstream', `http://127.0.0.1:${ports.upstream}/index.html`);
+    if (pinned) pinSelf();
+    const upstream = spawnChild(onCpu(loadCpu, ['nginx', '-c', upstreamNginx(dir), '-p', dir]));
+    const upstreamContender: Contender = {
+      name: 'upstream',
+      url: `http://127.0.0.1:${ports.upstream}/index.html`,
+      cpuMs: () => processTreeCpuMs(upstream.pid),
+    };
+    await warmUp(upstreamContender.name, upstreamContender.url);
+    const upstreamResult = await measure(upstreamContender);
     router = startBerth();
-    results.berth = await measure('berth', `http://127.0.0.1:${ports.berth}/index.html`);
-    await router.stop({ force: true });
-    router = undefined;
-    spawnChild(['nginx', '-c', proxyNginx(dir), '-p', dir]);
-    results.nginx = await measure('nginx', `http://127.0.0.1:${ports.nginx}/index.html`);
+    const nginx = spawnChild(onCpu(proxyCpu, ['nginx', '-c', proxyNginx(dir), '-p', dir]));
+    const contenders: Contender[] = [
+      { name: 'berth', url: `http://127.0.0.1:${ports.berth}/index.html`, cpuMs: ownCpuMs },
+      {
+        name: 'nginx',
+        url: `http://127.0.0.1:${ports.nginx}/index.html`,
+        cpuMs: () => processTreeCpuMs(nginx.pid),
+      },
+    ];
     if (!caddyMissing) {
-      spawnChild(['caddy', 'run', '--config', caddyfile(dir), '--adapter', 'caddyfile'], {
-        XDG_DATA_HOME: join(dir, 'caddy-data'),
-        XDG_CONFIG_HOME: join(dir, 'caddy-config'),
+      const caddy = spawnChild(
+        onCpu(proxyCpu, ['caddy', 'run', '--config', caddyfile(dir), '--adapter', 'caddyfile']),
+        {
+          XDG_DATA_HOME: join(dir, 'caddy-data'),
+          XDG_CONFIG_HOME: join(dir, 'caddy-config'),
+        },
+      );
+      contenders.push({
+        name: 'caddy',
+        url: `http://127.0.0.1:${ports.caddy}/index.html`,
+        cpuMs: () => processTreeCpuMs(caddy.pid),
       });
-      results.caddy = await measure('caddy', `http://127.0.0.1:${ports.caddy}/index.html`);
     }
+    for (const contender of contenders) await warmUp(contender.name, contender.url);
+    results = { upstream: upstreamResult, ...(await measureRounds(contenders)) };
   } finally {
     await router?.stop({ force: true });
     await cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
-  report(results, caddyMissing);
+  const loadAfter = loadavg();
+  console.log(`load average ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+  report(results, caddyMissing, { before: loadBefore, after: loadAfter });
 }
 
-function report(results: Record<string, WrkResult>, caddySkipped: string | undefined): void {
+function report(
+  results: Record<string, WrkResult>,
+  caddySkipped: string | undefined,
+  load: { before: number[]; after: number[] },
+): void {
   const vsNginx = ratio(results.berth, results.nginx);
   const vsCaddy = ratio(results.berth, results.caddy);
   console.log(`berth vs nginx: ${vsNginx ?? 'n/a'}x   (target >= 0.7x)`);
   console.log(`berth vs caddy: ${vsCaddy ?? 'n/a'}x   (target >= 1x)`);
+  const cpuVsNginx = cpuRatio(results.nginx, results.berth);
+  if (cpuVsNginx !== null) console.log(`nginx cpu/req ÷ berth cpu/req: ${cpuVsNginx}x`);
   const out = {
     bench: 'router',
     date: new Date().toISOString(),
-    machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version },
-    settings: { durationS, connections, threads, nginxWorkers, balancing, bodyBytes: 1024 },
+    machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version, loadAverage: load },
+    settings: {
+      durationS,
+      connections,
+      threads,
+      nginxWorkers,
+      balancing,
+      bodyBytes: 1024,
+      rounds,
+      pinned,
+    },
     results,
-    ratios: { berthVsNginx: vsNginx, berthVsCaddy: vsCaddy },
+    ratios: { berthVsNginx: vsNginx, berthVsCaddy: vsCaddy, nginxCpuPerRequestVsBerth: cpuVsNginx },
     skipped: caddySkipped ? { caddy: caddySkipped } : {},
   };
   const resultsDir = join(import.meta.dir, '..', 'results');

@@ -296,6 +296,10 @@ export const limits = {
   routerResponseQueueBytesMax: 262_144,
   /** Router: longest chunk-size line (with extensions) in a chunked upstream response, in bytes. */
   routerChunkLineBytesMax: 4_096,
+  /** Router: how often upstream deadlines and gone clients are checked, in ms (timeouts fire up to this late). */
+  routerDeadlineSweepMs: 25,
+  /** Router: requests the deadline sweep watches at once; past it a request keeps its own timer. */
+  routerAttemptsSweptMax: 100_000,
   /** Router TLS: host names (SNI entries) one HTTPS listener serves; the rest are reported dropped. */
   routerTlsHostsMax: 10_000,
   /** Router TLS: replaced HTTPS listeners left draining at once; past it the oldest is cut. */

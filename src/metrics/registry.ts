@@ -49,16 +49,20 @@ class Family {
 
   /** The series for `labels`, created on first use; undefined when the family is full. */
   seriesFor(labels: Labels | undefined): Series | undefined {
-    const values = this.labelNames.map((name) => {
+    // Hot path (the router records every request): one join for the key, and the
+    // assertion messages are only built when an assertion fails.
+    const values: string[] = [];
+    for (const name of this.labelNames) {
       const value = labels?.[name];
-      assert(typeof value === 'string', `${this.name}: label ${name} is missing`);
-      return value;
-    });
-    assert(
-      Object.keys(labels ?? {}).length === this.labelNames.length,
-      `${this.name}: unexpected labels ${JSON.stringify(labels)}`,
-    );
-    const key = JSON.stringify(values);
+      if (typeof value !== 'string') assert(false, `${this.name}: label ${name} is missing`);
+      values.push(value);
+    }
+    if (Object.keys(labels ?? {}).length !== this.labelNames.length) {
+      assert(false, `${this.name}: unexpected labels ${JSON.stringify(labels)}`);
+    }
+    // Length-prefixed, so no two label sets share a key whatever their values hold.
+    let key = '';
+    for (const value of values) key += `${value.length}:${value}`;
     const found = this.series.get(key);
     if (found) return found;
     if (this.series.size >= limits.metricLabelSetsMax) {

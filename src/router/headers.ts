@@ -15,6 +15,12 @@ const hopByHop = [
   'transfer-encoding',
   'upgrade',
 ];
+const hopByHopNames = new Set(hopByHop);
+
+/** True for the fixed hop-by-hop header names (`lowerName` must be lower case). */
+export function isHopByHop(lowerName: string): boolean {
+  return hopByHopNames.has(lowerName);
+}
 
 /** Facts about the client the upstream should see. */
 export interface ClientFacts {
@@ -34,6 +40,55 @@ export function toUpstreamRequestHeaders(headers: Headers, client: ClientFacts):
   headers.set('x-forwarded-proto', client.proto);
   headers.set('x-forwarded-host', client.host);
   return headers;
+}
+
+/**
+ * The request line and header section sent on a raw upstream connection, ending with the
+ * blank line. The same rewriting as `toUpstreamRequestHeaders`, but written straight into
+ * the head instead of into a Headers copy. The client's own framing headers are dropped:
+ * `bodyBytes` is the length of the body that follows (undefined: no Content-Length).
+ * Header names come lower-cased from Bun; values were validated by Bun's parser.
+ */
+export function upstreamRequestHead(
+  method: string,
+  pathAndQuery: string,
+  headers: Headers,
+  client: ClientFacts,
+  bodyBytes: number | undefined,
+): string {
+  const named = connectionNamed(headers.get('connection'));
+  let head = `${method} ${pathAndQuery} HTTP/1.1\r\n`;
+  let priorFor: string | undefined;
+  for (const [name, value] of headers) {
+    if (hopByHopNames.has(name) || name === 'content-length') continue;
+    if (name.startsWith('x-forwarded-')) {
+      if (name === 'x-forwarded-for') priorFor = value;
+      else if (name !== 'x-forwarded-proto' && name !== 'x-forwarded-host') {
+        head += `${name}: ${value}\r\n`;
+      }
+      continue;
+    }
+    // Host stays whatever Connection says: an HTTP/1.1 request must carry it.
+    if (name !== 'host' && named?.includes(name)) continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (client.ip)
+    head += `x-forwarded-for: ${priorFor ? `${priorFor}, ${client.ip}` : client.ip}\r\n`;
+  else if (priorFor) head += `x-forwarded-for: ${priorFor}\r\n`;
+  head += `x-forwarded-proto: ${client.proto}\r\nx-forwarded-host: ${client.host}\r\n`;
+  if (bodyBytes !== undefined) head += `content-length: ${bodyBytes}\r\n`;
+  return `${head}\r\n`;
+}
+
+/** Lower-cased header names listed in a Connection header, if any. */
+function connectionNamed(value: string | null): string[] | undefined {
+  if (!value) return undefined;
+  const names: string[] = [];
+  for (const name of value.split(',')) {
+    const trimmed = name.trim().toLowerCase();
+    if (trimmed) names.push(trimmed);
+  }
+  return names;
 }
 
 /** Turns the upstream's response headers into the client's, in place. */

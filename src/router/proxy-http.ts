@@ -1,19 +1,40 @@
 /**
  * Forwards one HTTP request to an upstream of its route and streams the answer back.
  *
+ * Two clients carry it: the router's own HTTP/1.1 client on pooled keep-alive sockets
+ * (upstream-conn*.ts) for every request whose body is absent or buffered, and `fetch`
+ * (upstream-fetch.ts) for the rest. Both follow the same rules, kept here:
+ *
  * Retries: a refused connection means the upstream never saw the request, so any request
  * whose body we still hold (none, or buffered because it was small) is retried on another
  * upstream; a connection that broke before the response headers is retried only for
  * idempotent methods. A body streamed straight through cannot be replayed and is never
- * retried. Response bodies are piped, never buffered, so SSE and downloads stream.
+ * retried. A reused keep-alive connection that the upstream had closed is resent once on
+ * a fresh connection to the same upstream, invisibly (that is not the upstream failing).
+ * Response bodies are never buffered beyond a small fixed length, so SSE and downloads
+ * stream.
  */
 import type { Server } from 'bun';
 import type { RouteEntry } from '../../actors/router/index.ts';
+import { limits as globalLimits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Balancing, RouterLimits } from './config.ts';
 import { errorResponse, type RouterErrorCode } from './error-response.ts';
-import { type ClientFacts, toClientResponseHeaders, toUpstreamRequestHeaders } from './headers.ts';
+import { type ClientFacts, toUpstreamRequestHeaders, upstreamRequestHead } from './headers.ts';
 import type { RouterMetrics, UpstreamErrorKind } from './router-metrics.ts';
+import type {
+  Exchange,
+  ExchangeFailureKind,
+  UpstreamConnection,
+  UpstreamReply,
+} from './upstream-conn-pool.ts';
+import { type Sweepable, upstreamDeadlines } from './upstream-deadlines.ts';
+import {
+  fetchFailureKind,
+  fetchUpstream,
+  type PreparedBody,
+  passFetched,
+} from './upstream-fetch.ts';
 import type { UpstreamPool, UpstreamState } from './upstream-pool.ts';
 
 /** What the HTTP path needs from the Router that owns it. */
@@ -34,77 +55,38 @@ export interface ForwardRequest {
   startMs: number;
 }
 
-type PreparedBody =
-  | { kind: 'none' }
-  | { kind: 'buffered'; bytes: ArrayBuffer }
-  | { kind: 'stream'; stream: ReadableStream<Uint8Array>; tooLarge: () => boolean }
-  | { kind: 'too_large' };
-
-type AttemptResult =
-  | { ok: true; response: Response }
-  | { ok: false; kind: UpstreamErrorKind | 'client_gone' };
+type FailureKind = UpstreamErrorKind | 'client_gone';
 
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const connectFailureCodes = new Set([
-  'ECONNREFUSED',
-  'ConnectionRefused',
-  'FailedToOpenSocket',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EADDRNOTAVAIL',
-]);
-/** Responses up to this size are counted done at their headers; bigger ones when sent. */
-const smallBodyBytes = 65_536;
+/** Request targets the raw client writes as they are: visible ASCII only. */
+const plainTargetPattern = /^\/[\x21-\x7e]*$/;
+const noneTried: ReadonlySet<string> = new Set();
+const noBody: PreparedBody = { kind: 'none' };
 
 /** Proxies `forward` to `route`; always resolves to a Response (the router's own on failure). */
-export async function proxyHttp(
+export function proxyHttp(
   ctx: ProxyContext,
   route: RouteEntry,
   forward: ForwardRequest,
 ): Promise<Response> {
   const prepared = prepareBody(forward.req, ctx.limits);
-  const body = prepared instanceof Promise ? await prepared : prepared;
-  if (body.kind === 'too_large') return finishError(ctx, route, forward, 'body_too_large');
-  const headers = toUpstreamRequestHeaders(forward.req.headers, forward.client);
-  const deadlineMs = forward.startMs + ctx.limits.requestTimeoutMs;
-  const tried = new Set<string>();
-  let lastKind: UpstreamErrorKind | 'client_gone' = 'connect';
-  for (let attempt = 0; attempt <= ctx.limits.retriesMax; attempt++) {
-    const state = ctx.pool.pick(route, ctx.balancing, tried);
-    if (!state) break;
-    if (attempt > 0) ctx.metrics.retry(route.id);
-    tried.add(state.key);
-    ctx.pool.acquire(state);
-    const result = await attemptOnce(ctx, state, forward, { headers, body }, deadlineMs);
-    if (result.ok) {
-      ctx.pool.reportSuccess(state);
-      return passResponse(ctx, route, forward, state, result.response);
-    }
-    ctx.pool.release(state);
-    lastKind = result.kind;
-    if (result.kind === 'client_gone') break;
-    ctx.metrics.upstreamError(route.id, result.kind);
-    if (result.kind === 'connect') ctx.pool.reportConnectFailure(state);
-    if (!mayRetry(result.kind, forward.req.method, body)) break;
-    if (performance.now() >= deadlineMs) break;
+  if (prepared instanceof Promise) {
+    return prepared.then((body) => startProxy(ctx, route, forward, body));
   }
-  return finishError(ctx, route, forward, errorCodeFor(lastKind));
+  return startProxy(ctx, route, forward, prepared);
 }
 
-function mayRetry(kind: UpstreamErrorKind, method: string, body: PreparedBody): boolean {
-  if (body.kind === 'stream') return false;
-  if (kind === 'connect') return true;
-  return kind === 'reset' && idempotentMethods.has(method);
+function startProxy(
+  ctx: ProxyContext,
+  route: RouteEntry,
+  forward: ForwardRequest,
+  body: PreparedBody,
+): Promise<Response> {
+  if (body.kind === 'too_large') {
+    return Promise.resolve(finishError(ctx, route, forward, 'body_too_large'));
+  }
+  return new ProxiedRequest(ctx, route, forward, body).start();
 }
-
-function errorCodeFor(kind: UpstreamErrorKind | 'client_gone'): RouterErrorCode {
-  if (kind === 'timeout') return 'upstream_timeout';
-  if (kind === 'body_too_large') return 'body_too_large';
-  return 'upstream_unavailable';
-}
-
-const noBody: PreparedBody = { kind: 'none' };
 
 /**
  * Reads small bodies (so they can be retried) and wraps big ones in a size limiter.
@@ -140,117 +122,294 @@ function prepareBody(req: Request, limits: RouterLimits): PreparedBody | Promise
   return { kind: 'stream', stream, tooLarge: () => overflow };
 }
 
-async function attemptOnce(
-  ctx: ProxyContext,
-  state: UpstreamState,
-  forward: ForwardRequest,
-  outgoing: { headers: Headers; body: PreparedBody },
-  deadlineMs: number,
-): Promise<AttemptResult> {
-  const { body } = outgoing;
+/**
+ * The head the raw client sends, or '' when this request goes through fetch: streamed
+ * bodies (fetch pipes them with the size limiter), `Expect` (fetch handles the interim
+ * answer), no Host (fetch supplies one) or a target that needs encoding.
+ */
+function rawHeadOf(forward: ForwardRequest, body: PreparedBody): string {
   const { req } = forward;
-  const controller = new AbortController();
-  let timedOut = false;
-  const budgetMs = Math.max(
-    0,
-    Math.min(ctx.limits.upstreamTimeoutMs, deadlineMs - performance.now()),
-  );
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, budgetMs);
-  // A client that goes away cancels the upstream request too (and, later, its body).
-  const onClientGone = () => controller.abort();
-  req.signal.addEventListener('abort', onClientGone, { once: true });
-  try {
-    const response = await fetch(state.url + forward.pathAndQuery, {
-      method: req.method,
-      headers: outgoing.headers,
-      body:
-        body.kind === 'buffered' ? body.bytes : body.kind === 'stream' ? body.stream : undefined,
-      signal: controller.signal,
-      redirect: 'manual',
-      decompress: false,
-    } as RequestInit);
-    return { ok: true, response };
-  } catch (error) {
-    if (timedOut) return { ok: false, kind: 'timeout' };
-    if (req.signal.aborted) return { ok: false, kind: 'client_gone' };
-    if (body.kind === 'stream' && body.tooLarge()) return { ok: false, kind: 'body_too_large' };
-    const code = (error as { code?: unknown }).code;
-    return {
-      ok: false,
-      kind: typeof code === 'string' && connectFailureCodes.has(code) ? 'connect' : 'reset',
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  if (body.kind === 'stream' || forward.client.host === '') return '';
+  if (!plainTargetPattern.test(forward.pathAndQuery) || req.headers.has('expect')) return '';
+  const method = req.method;
+  const bodyBytes =
+    body.kind === 'buffered'
+      ? body.bytes.byteLength
+      : method === 'GET' || method === 'HEAD'
+        ? undefined
+        : 0;
+  return upstreamRequestHead(method, forward.pathAndQuery, req.headers, forward.client, bodyBytes);
 }
 
 /**
- * Hands the upstream's response to the client. The request counts as outstanding until
- * its body is fully sent (so draining waits for it), except small fixed-length bodies,
- * which are counted done at once to keep the hot path free of a JS stream.
+ * One request's way through the upstreams: pick one, try it, and after a failure that
+ * allows it try the next; the client is answered exactly once. The object is also the raw
+ * client's Exchange and an entry of the deadline sweep (upstream-deadlines.ts), which
+ * times its attempts and notices a client that went away; so a request costs one object
+ * and one promise here, whatever path it takes.
  */
-function passResponse(
-  ctx: ProxyContext,
-  route: RouteEntry,
-  forward: ForwardRequest,
-  state: UpstreamState,
-  upstream: Response,
-): Response {
-  toClientResponseHeaders(upstream.headers);
-  const lengthHeader = upstream.headers.get('content-length');
-  const small = lengthHeader !== null && Number(lengthHeader) <= smallBodyBytes;
-  record(ctx, route, forward, upstream.status, state.allocId);
-  if (upstream.body === null || small || forward.req.method === 'HEAD') {
-    ctx.pool.release(state);
-    // Handing back the upstream's own Response lets Bun pipe it natively.
-    return upstream;
+class ProxiedRequest implements Exchange, Sweepable {
+  readonly head: string;
+  readonly body: Uint8Array | null;
+  readonly isHead: boolean;
+  readonly replayable: boolean;
+  readonly #ctx: ProxyContext;
+  readonly #route: RouteEntry;
+  readonly #forward: ForwardRequest;
+  readonly #prepared: PreparedBody;
+  readonly #deadlineMs: number;
+  #resolve: ((response: Response) => void) | undefined;
+  #attempts = 0;
+  #tried: Set<string> | undefined;
+  /** The upstream of the attempt in progress, or of the body still streaming. */
+  #state: UpstreamState | undefined;
+  /** The raw connection carrying the attempt in progress. */
+  #conn: UpstreamConnection | undefined;
+  /** Aborts the fetch attempt in progress. */
+  #fetchAbort: AbortController | undefined;
+  #fetchTimedOut = false;
+  #fetchHeaders: Headers | undefined;
+  /** When the attempt in progress times out (performance.now ms). */
+  #attemptDeadlineMs = 0;
+  /** Registered with the deadline sweep (else it has its own timer and abort listener). */
+  #swept = false;
+  /** A sweep has seen this request waiting; the next one checks its client. */
+  #waitedASweep = false;
+  #timer: Timer | undefined;
+  #staleRetries = 0;
+  #listening = false;
+
+  constructor(ctx: ProxyContext, route: RouteEntry, forward: ForwardRequest, body: PreparedBody) {
+    this.#ctx = ctx;
+    this.#route = route;
+    this.#forward = forward;
+    this.#prepared = body;
+    this.#deadlineMs = forward.startMs + ctx.limits.requestTimeoutMs;
+    const method = forward.req.method;
+    this.head = rawHeadOf(forward, body);
+    this.body = body.kind === 'buffered' ? new Uint8Array(body.bytes) : null;
+    this.isHead = method === 'HEAD';
+    this.replayable = idempotentMethods.has(method);
   }
-  const body = trackedBody(upstream.body, () => ctx.pool.release(state));
-  // Streams (SSE, long downloads) may be quiet for long; the idle timer must not cut them.
-  ctx.server()?.timeout(forward.req, 0);
-  return new Response(body, {
-    status: upstream.status,
-    statusText: upstream.statusText,
-    headers: upstream.headers,
-  });
+
+  start(): Promise<Response> {
+    const answer = new Promise<Response>((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#next(undefined);
+    return answer;
+  }
+
+  /** Starts the next attempt, or answers with the error when none is left. */
+  #next(lastKind: FailureKind | undefined): void {
+    const { pool, limits, balancing, metrics } = this.#ctx;
+    const state =
+      this.#attempts > limits.retriesMax
+        ? undefined
+        : pool.pick(this.#route, balancing, this.#tried ?? noneTried);
+    if (!state) {
+      this.#answerError(errorCodeFor(lastKind ?? 'connect'));
+      return;
+    }
+    if (this.#attempts > 0) metrics.retry(this.#route.id);
+    this.#attempts += 1;
+    pool.acquire(state);
+    this.#state = state;
+    this.#watchAttempt(limits.upstreamTimeoutMs);
+    const conn = this.head === '' ? undefined : state.conns?.send(this);
+    if (conn) this.#conn = conn;
+    else void this.#attemptFetch(state);
+  }
+
+  /**
+   * Times the attempt just started, and watches for the client going away: a client that
+   * goes away cancels the upstream request too (and, later, its body).
+   */
+  #watchAttempt(upstreamTimeoutMs: number): void {
+    const nowMs = performance.now();
+    const budgetMs = Math.max(0, Math.min(upstreamTimeoutMs, this.#deadlineMs - nowMs));
+    this.#attemptDeadlineMs = nowMs + budgetMs;
+    if (!this.#swept) this.#swept = upstreamDeadlines.add(this);
+    if (this.#swept) return;
+    this.#timer = setTimeout(onAttemptTimeout, budgetMs, this);
+    if (!this.#listening) {
+      this.#forward.req.signal.addEventListener('abort', this, { once: true });
+      this.#listening = true;
+    }
+  }
+
+  /** The attempt ended (answer or failure): its own timer, if any, is not needed. */
+  #unwatchAttempt(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Sweepable: a timed-out attempt is cut; after one sweep, a gone client is noticed. */
+  sweep(nowMs: number): void {
+    if (this.#resolve === undefined) return;
+    if (nowMs >= this.#attemptDeadlineMs) {
+      this.#cancelAttempt('timeout');
+    } else if (!this.#waitedASweep) {
+      // Reading req.signal costs; only requests slower than a sweep pay for it.
+      this.#waitedASweep = true;
+    } else if (this.#forward.req.signal.aborted) {
+      this.#cancelAttempt('client_gone');
+    }
+  }
+
+  /** Exchange: the raw client has the answer. */
+  deliver(reply: UpstreamReply): void {
+    this.#conn = undefined;
+    this.#unwatchAttempt();
+    const state = this.#state!;
+    const streamed = reply.body instanceof ReadableStream;
+    if (streamed) {
+      // Streams (SSE, long downloads) may be quiet for long; the idle timer must not cut them.
+      this.#ctx.server()?.timeout(this.#forward.req, 0);
+    } else {
+      this.#state = undefined;
+      this.#ctx.pool.release(state);
+    }
+    let response: Response;
+    try {
+      response = new Response(reply.body, { status: reply.status, headers: reply.headers });
+    } catch {
+      // The parser admits only what Response accepts; this guard keeps a request from hanging.
+      if (streamed) void (reply.body as ReadableStream<Uint8Array>).cancel();
+      this.#answerError('upstream_unavailable');
+      return;
+    }
+    this.#answer(state, response);
+  }
+
+  /** Exchange: the raw attempt failed; a stale keep-alive connection is retried first. */
+  fail(kind: ExchangeFailureKind, retrySafe: boolean): void {
+    this.#conn = undefined;
+    const state = this.#state!;
+    if (retrySafe && this.#staleRetries < globalLimits.routerUpstreamStaleRetriesMax) {
+      this.#staleRetries += 1;
+      const conn = state.conns?.send(this, { fresh: true });
+      if (conn) {
+        this.#conn = conn;
+        return;
+      }
+    }
+    this.#attemptFailed(kind);
+  }
+
+  /** Exchange: the streamed body is over; the request stops counting as outstanding. */
+  bodyEnded(): void {
+    const state = this.#state;
+    this.#state = undefined;
+    if (state) this.#ctx.pool.release(state);
+  }
+
+  /** The client's request signal fired `abort`. */
+  handleEvent(): void {
+    if (this.#resolve === undefined) return;
+    this.#cancelAttempt('client_gone');
+  }
+
+  /** The attempt's time is up. */
+  timedOut(): void {
+    this.#cancelAttempt('timeout');
+  }
+
+  #cancelAttempt(kind: 'timeout' | 'client_gone'): void {
+    const conn = this.#conn;
+    if (conn) {
+      this.#conn = undefined;
+      conn.abort(this);
+      this.#attemptFailed(kind);
+    } else if (this.#fetchAbort) {
+      // The fetch rejects; its handler sees why.
+      this.#fetchTimedOut = kind === 'timeout';
+      this.#fetchAbort.abort();
+    }
+  }
+
+  async #attemptFetch(state: UpstreamState): Promise<void> {
+    const { req, client, pathAndQuery } = this.#forward;
+    const controller = new AbortController();
+    this.#fetchAbort = controller;
+    this.#fetchTimedOut = false;
+    this.#fetchHeaders ??= toUpstreamRequestHeaders(req.headers, client);
+    let upstream: Response;
+    try {
+      const url = state.url + pathAndQuery;
+      upstream = await fetchUpstream(
+        url,
+        req,
+        this.#fetchHeaders,
+        this.#prepared,
+        controller.signal,
+      );
+    } catch (error) {
+      this.#fetchAbort = undefined;
+      const clientGone = req.signal.aborted;
+      this.#attemptFailed(fetchFailureKind(error, this.#fetchTimedOut, clientGone, this.#prepared));
+      return;
+    }
+    this.#fetchAbort = undefined;
+    this.#unwatchAttempt();
+    const response = passFetched(upstream, req, this.#ctx.server(), () => this.bodyEnded());
+    this.#answer(state, response);
+  }
+
+  #attemptFailed(kind: FailureKind): void {
+    this.#unwatchAttempt();
+    const { pool, metrics } = this.#ctx;
+    const state = this.#state!;
+    this.#state = undefined;
+    pool.release(state);
+    if (kind === 'client_gone') {
+      this.#answerError(errorCodeFor(kind));
+      return;
+    }
+    metrics.upstreamError(this.#route.id, kind);
+    if (kind === 'connect') pool.reportConnectFailure(state);
+    if (!mayRetry(kind, this.replayable, this.#prepared) || performance.now() >= this.#deadlineMs) {
+      this.#answerError(errorCodeFor(kind));
+      return;
+    }
+    this.#tried ??= new Set();
+    this.#tried.add(state.key);
+    this.#next(kind);
+  }
+
+  #answer(state: UpstreamState, response: Response): void {
+    this.#ctx.pool.reportSuccess(state);
+    record(this.#ctx, this.#route, this.#forward, response.status, state.allocId);
+    this.#settle(response);
+  }
+
+  #answerError(code: RouterErrorCode): void {
+    this.#settle(finishError(this.#ctx, this.#route, this.#forward, code));
+  }
+
+  #settle(response: Response): void {
+    if (this.#swept) upstreamDeadlines.delete(this);
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.(response);
+  }
 }
 
-/** Pipes `source` chunk by chunk (no read-ahead) and calls `done` once when it ends. */
-function trackedBody(
-  source: ReadableStream<Uint8Array>,
-  done: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let finished = false;
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    done();
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const chunk = await reader.read();
-          if (chunk.done) {
-            finish();
-            controller.close();
-          } else controller.enqueue(chunk.value);
-        } catch (error) {
-          finish();
-          controller.error(error);
-        }
-      },
-      cancel(reason) {
-        finish();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+function onAttemptTimeout(request: ProxiedRequest): void {
+  request.timedOut();
+}
+
+function mayRetry(kind: UpstreamErrorKind, replayable: boolean, body: PreparedBody): boolean {
+  if (body.kind === 'stream') return false;
+  if (kind === 'connect') return true;
+  return kind === 'reset' && replayable;
+}
+
+function errorCodeFor(kind: FailureKind): RouterErrorCode {
+  if (kind === 'timeout') return 'upstream_timeout';
+  if (kind === 'body_too_large') return 'body_too_large';
+  return 'upstream_unavailable';
 }
 
 function finishError(

@@ -205,6 +205,8 @@ export class Router {
     this.#state = 'stopped';
     const force = options.force ?? false;
     await Promise.all([this.#server?.stop(force), this.#tls?.stop(force)]);
+    // Idle keep-alive sockets to upstreams would otherwise linger until their idle timeout.
+    this.#pool.closeConnections();
   }
 
   #serveWanted(set: SniSet): SetCertificatesResult {

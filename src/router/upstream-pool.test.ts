@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { buildRouteTable, type RouteTable } from '../../actors/router/index.ts';
-import { UpstreamPool } from './upstream-pool.ts';
+import { UpstreamPool, type UpstreamState } from './upstream-pool.ts';
 
 function tableOf(allocIds: string[]): RouteTable {
   return buildRouteTable({
@@ -55,6 +55,29 @@ describe('UpstreamPool', () => {
     pool.release(a);
     const both = new Set([0, 1].map(() => pool.pick(route, 'least-outstanding', none)!.allocId));
     expect([...both].sort()).toEqual(['a', 'b']);
+  });
+
+  test('least-outstanding skips excluded and ejected upstreams and rotates among equals', () => {
+    // Proves the allocation-free pick keeps the rules: exclusions, ejections, ties in turn.
+    const { pool, route } = setup(['a', 'b', 'c', 'd']);
+    const states = ['a', 'b', 'c', 'd'].map(() => pool.pick(route, 'round-robin', none)!);
+    const [a, b, c, d] = states as [UpstreamState, UpstreamState, UpstreamState, UpstreamState];
+    pool.acquire(a);
+    pool.reportConnectFailure(d);
+    const picks = Array.from(
+      { length: 4 },
+      () => pool.pick(route, 'least-outstanding', new Set([b.key]))!.allocId,
+    );
+    // a is busy, b excluded, d ejected: only c is left, every time.
+    expect(picks).toEqual(['c', 'c', 'c', 'c']);
+    pool.release(a);
+    const spread = new Set(
+      Array.from(
+        { length: 3 },
+        () => pool.pick(route, 'least-outstanding', new Set([c.key]))!.allocId,
+      ),
+    );
+    expect([...spread].sort()).toEqual(['a', 'b']);
   });
 
   test('a refused upstream is ejected with doubling backoff, then probed half-open', () => {

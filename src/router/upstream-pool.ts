@@ -14,6 +14,7 @@ import type { RouteEntry, RouteTable, Upstream } from '../../actors/router/index
 import { assert } from '../core/assert.ts';
 import { limits } from '../core/limits.ts';
 import type { Balancing, RouterLimits } from './config.ts';
+import { UpstreamConnPool } from './upstream-conn-pool.ts';
 
 /** Health and load of one upstream (one allocation at one URL). */
 export interface UpstreamState {
@@ -26,11 +27,15 @@ export interface UpstreamState {
   /** True while the one half-open probe request is out. */
   probing: boolean;
   live: boolean;
+  /** Keep-alive connections to `url`; undefined when it is not plain http (fetch is used). */
+  readonly conns: UpstreamConnPool | undefined;
 }
 
 export class UpstreamPool {
   readonly #states = new Map<string, UpstreamState>();
   readonly #cursorByRoute = new Map<string, number>();
+  /** States by the table's Upstream objects (weak: old tables are dropped freely). */
+  readonly #byUpstream = new WeakMap<Upstream, UpstreamState>();
   readonly #limits: Pick<RouterLimits, 'ejectBaseMs' | 'ejectCapMs'>;
   readonly #nowMs: () => number;
 
@@ -47,7 +52,7 @@ export class UpstreamPool {
     }
     for (const [key, state] of this.#states) {
       state.live = liveKeys.has(key);
-      if (!state.live && state.outstanding === 0) this.#states.delete(key);
+      if (!state.live && state.outstanding === 0) this.#forget(state);
     }
     for (const route of table.routes) {
       for (const upstream of route.upstreams) this.#stateFor(upstream);
@@ -69,16 +74,20 @@ export class UpstreamPool {
     exclude: ReadonlySet<string>,
   ): UpstreamState | undefined {
     const now = this.#nowMs();
-    const candidates: UpstreamState[] = [];
+    // Two passes over the route's upstreams instead of a candidate array: this runs per
+    // request, and the states are found through a cache keyed by the table's own objects.
+    let availableCount = 0;
     let fallback: UpstreamState | undefined;
     for (const upstream of route.upstreams) {
       const state = this.#stateFor(upstream);
-      if (exclude.has(state.key)) continue;
-      if (this.#available(state, now)) candidates.push(state);
+      if (exclude.size > 0 && exclude.has(state.key)) continue;
+      if (this.#available(state, now)) availableCount += 1;
       else if (!fallback || state.ejectedUntilMs < fallback.ejectedUntilMs) fallback = state;
     }
     const chosen =
-      candidates.length === 0 ? fallback : this.#choose(route.id, candidates, balancing);
+      availableCount === 0
+        ? fallback
+        : this.#choose(route, availableCount, balancing, exclude, now);
     if (chosen && chosen.consecutiveFailures > 0) chosen.probing = true;
     return chosen;
   }
@@ -93,7 +102,7 @@ export class UpstreamPool {
     assert(state.outstanding > 0, `release without acquire for ${state.key}`);
     state.outstanding -= 1;
     if (!state.live && state.outstanding === 0 && this.#states.get(state.key) === state) {
-      this.#states.delete(state.key);
+      this.#forget(state);
     }
   }
 
@@ -121,6 +130,11 @@ export class UpstreamPool {
     return total;
   }
 
+  /** Closes every idle upstream connection (busy ones close when their request ends). */
+  closeConnections(): void {
+    for (const state of this.#states.values()) state.conns?.close();
+  }
+
   /** Counts for metrics: upstreams tracked, ejected now, requests outstanding. */
   stats(): { tracked: number; ejected: number; outstanding: number } {
     const now = this.#nowMs();
@@ -139,25 +153,61 @@ export class UpstreamPool {
     return !(state.consecutiveFailures > 0 && state.probing);
   }
 
-  #choose(routeId: string, candidates: UpstreamState[], balancing: Balancing): UpstreamState {
-    const cursor = this.#cursorByRoute.get(routeId) ?? 0;
-    this.#cursorByRoute.set(routeId, (cursor + 1) % 1_000_000_007);
-    const start = cursor % candidates.length;
-    if (balancing === 'round-robin') return candidates[start]!;
-    // Least outstanding; ties go round-robin so equal upstreams share the load.
-    let best = candidates[start]!;
-    for (let i = 1; i < candidates.length; i++) {
-      const state = candidates[(start + i) % candidates.length]!;
-      if (state.outstanding < best.outstanding) best = state;
+  /**
+   * Picks among the `count` available upstreams, in route order: round-robin takes the
+   * cursor's one; least-outstanding the fewest in flight, ties going to the first after
+   * the cursor so equal upstreams share the load.
+   */
+  #choose(
+    route: RouteEntry,
+    count: number,
+    balancing: Balancing,
+    exclude: ReadonlySet<string>,
+    now: number,
+  ): UpstreamState {
+    const cursor = this.#cursorByRoute.get(route.id) ?? 0;
+    this.#cursorByRoute.set(route.id, (cursor + 1) % 1_000_000_007);
+    const start = cursor % count;
+    let best: UpstreamState | undefined;
+    let bestRank = count;
+    let position = 0;
+    for (const upstream of route.upstreams) {
+      const state = this.#stateFor(upstream);
+      if ((exclude.size > 0 && exclude.has(state.key)) || !this.#available(state, now)) continue;
+      const rank = (position - start + count) % count;
+      position += 1;
+      if (balancing === 'round-robin') {
+        if (rank === 0) return state;
+        continue;
+      }
+      const fewer = best === undefined || state.outstanding < best.outstanding;
+      if (fewer || (state.outstanding === best!.outstanding && rank < bestRank)) {
+        best = state;
+        bestRank = rank;
+      }
     }
+    assert(best !== undefined, 'no available upstream among those counted');
     return best;
   }
 
+  /** Drops a drained upstream that left the table, with its idle connections. */
+  #forget(state: UpstreamState): void {
+    this.#states.delete(state.key);
+    state.conns?.close();
+  }
+
   #stateFor(upstream: Upstream): UpstreamState {
+    // The table's Upstream objects are stable, so most lookups skip building the key.
+    const cached = this.#byUpstream.get(upstream);
+    if (cached !== undefined && this.#states.get(cached.key) === cached) {
+      cached.live = true;
+      return cached;
+    }
     const key = keyOf(upstream);
     const found = this.#states.get(key);
     if (found) {
       found.live = true;
+      this.#byUpstream.set(upstream, found);
       return found;
     }
     assert(
@@ -173,8 +223,10 @@ export class UpstreamPool {
       ejectedUntilMs: 0,
       probing: false,
       live: true,
+      conns: UpstreamConnPool.forUrl(upstream.url),
     };
     this.#states.set(key, created);
+    this.#byUpstream.set(upstream, created);
     return created;
   }
 }
