@@ -16,7 +16,8 @@
  * Environment (all optional):
  *   BENCH_ROUTER_DURATION_S       seconds per wrk run (default 10)
  *   BENCH_ROUTER_ROUNDS           rounds of berth → nginx → caddy (order rotated each round);
- *                                 the median round per proxy is reported (default 1)
+ *                                 the median round per proxy is reported (default 3: one
+ *                                 round swings with where the scheduler puts threads)
  *   BENCH_ROUTER_CONNECTIONS      wrk connections (default 64)
  *   BENCH_ROUTER_THREADS          wrk threads (default 2)
  *   BENCH_ROUTER_NGINX_WORKERS    worker processes of the nginx proxy (default 1: Berth's
@@ -51,7 +52,7 @@ const durationS = envInt('BENCH_ROUTER_DURATION_S', 10);
 const connections = envInt('BENCH_ROUTER_CONNECTIONS', 64);
 const threads = envInt('BENCH_ROUTER_THREADS', 2);
 const nginxWorkers = envInt('BENCH_ROUTER_NGINX_WORKERS', 1);
-const rounds = envInt('BENCH_ROUTER_ROUNDS', 1);
+const rounds = envInt('BENCH_ROUTER_ROUNDS', 3);
 const balancing =
   process.env.BENCH_ROUTER_BALANCING === 'least-outstanding' ? 'least-outstanding' : 'round-robin';
 const pinned = process.env.BENCH_ROUTER_PIN === '1';
