@@ -5,7 +5,7 @@ import { silentLogger } from '../core/logger.ts';
 import { buildSniSet, emptySniSet } from './tls-certificates.ts';
 import { TlsListener } from './tls-listener.ts';
 import { fallbackCertificate, fallbackCommonName } from './tls-self-signed.ts';
-import { peerCertificate, testCertificate } from './tls-testing.ts';
+import { heldResponse, peerCertificate, testCertificate } from './tls-testing.ts';
 
 const a = await testCertificate(['a.test'], '0a');
 const aRenewed = await testCertificate(['a.test'], '0e');
@@ -14,7 +14,6 @@ const fallback = await fallbackCertificate();
 
 /** The request handler of the test listener: `/stream` holds its body until `release()`. */
 let releaseStream: () => void = () => {};
-const encoder = new TextEncoder();
 
 function open(listen: { hostname: string; port: number }, tls: TLSOptions[]): Server<undefined> {
   return Bun.serve({
@@ -23,20 +22,9 @@ function open(listen: { hostname: string; port: number }, tls: TLSOptions[]): Se
     reusePort: true,
     fetch(req) {
       if (new URL(req.url).pathname !== '/stream') return new Response('ok');
-      const held = new Promise<void>((resolve) => {
-        releaseStream = resolve;
-      });
-      let sent = 0;
-      return new Response(
-        new ReadableStream({
-          async pull(controller) {
-            if (sent++ === 0) return controller.enqueue(encoder.encode('first;'));
-            await held;
-            controller.enqueue(encoder.encode('last'));
-            controller.close();
-          },
-        }),
-      );
+      const held = heldResponse('first;', 'last');
+      releaseStream = held.release;
+      return held.response;
     },
   });
 }

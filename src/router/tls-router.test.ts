@@ -4,12 +4,11 @@ import { buildRouteTable, type RouteInputJob } from '../../actors/router/index.t
 import { silentLogger } from '../core/logger.ts';
 import { Router } from './router.ts';
 import { fallbackCertificate } from './tls-self-signed.ts';
-import { peerCertificate, testCertificate } from './tls-testing.ts';
+import { heldResponse, peerCertificate, testCertificate } from './tls-testing.ts';
 
 const a = await testCertificate(['a.test'], '0a');
 const aRenewed = await testCertificate(['a.test'], '0e');
 const token = 'tok-123_abc';
-const encoder = new TextEncoder();
 
 /** Upstream: counts requests, echoes headers, holds `/stream` until released, echoes WebSocket messages. */
 let upstreamRequests = 0;
@@ -72,21 +71,11 @@ afterAll(async () => {
 });
 
 function holdingStream(): Response {
-  const held = new Promise<void>((resolve) => {
-    releaseStream = resolve;
+  const held = heldResponse('data: first\n\n', 'data: last\n\n', {
+    'content-type': 'text/event-stream',
   });
-  let sent = 0;
-  return new Response(
-    new ReadableStream({
-      async pull(controller) {
-        if (sent++ === 0) return controller.enqueue(encoder.encode('data: first\n\n'));
-        await held;
-        controller.enqueue(encoder.encode('data: last\n\n'));
-        controller.close();
-      },
-    }),
-    { headers: { 'content-type': 'text/event-stream' } },
-  );
+  releaseStream = held.release;
+  return held.response;
 }
 
 function http(path: string, host: string, init: RequestInit = {}): Promise<Response> {

@@ -46,3 +46,32 @@ export function peerCertificate(port: number, serverName?: string): Promise<Peer
     socket.once('error', reject);
   });
 }
+
+/**
+ * A response whose body sends `first`, then holds until `release()` is called, then sends
+ * `last` and ends: a request that stays in flight across whatever the test does meanwhile.
+ */
+export function heldResponse(
+  first: string,
+  last: string,
+  headers: Record<string, string> = {},
+): { response: Response; release: () => void } {
+  const encoder = new TextEncoder();
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let sent = 0;
+  const response = new Response(
+    new ReadableStream({
+      async pull(controller) {
+        if (sent++ === 0) return controller.enqueue(encoder.encode(first));
+        await held;
+        controller.enqueue(encoder.encode(last));
+        controller.close();
+      },
+    }),
+    { headers },
+  );
+  return { response, release };
+}
