@@ -7,6 +7,8 @@
 export const routerErrorStatus = {
   no_route: 404,
   body_too_large: 413,
+  /** nginx's code for a client that went away before the answer; logged, never seen. */
+  client_closed: 499,
   upstream_unavailable: 502,
   no_upstream: 503,
   maintenance: 503,
@@ -19,6 +21,7 @@ export type RouterErrorCode = keyof typeof routerErrorStatus;
 const titles: Record<RouterErrorCode, string> = {
   no_route: 'Not found',
   body_too_large: 'Request too large',
+  client_closed: 'Client closed request',
   upstream_unavailable: 'Bad gateway',
   no_upstream: 'Service unavailable',
   maintenance: 'Down for maintenance',

@@ -179,6 +179,11 @@ describe('proxyHttp over the raw upstream client', () => {
     expect(await pending).toBe('aborted');
     expect(await waitUntil(() => server.openConnections() === 0)).toBe(true);
     expect(await waitUntil(() => router.inFlight('a0') === 0)).toBe(true);
+    // Recorded as the client's doing (499), not as an upstream failure (502).
+    const metrics = router.metrics();
+    expect(await waitUntil(() => /status="499"/.test(router.metrics()))).toBe(true);
+    expect(metrics).not.toMatch(/berth_router_upstream_errors_total\{[^}]*\} [1-9]/);
+    expect(router.metrics()).not.toMatch(/status="502"/);
   });
 
   test('a streamed answer counts as in flight until its last byte', async () => {

@@ -408,6 +408,8 @@ function mayRetry(kind: UpstreamErrorKind, replayable: boolean, body: PreparedBo
 
 function errorCodeFor(kind: FailureKind): RouterErrorCode {
   if (kind === 'timeout') return 'upstream_timeout';
+  // Not the upstream's fault: recorded as 499, not as a 502 that would page someone.
+  if (kind === 'client_gone') return 'client_closed';
   if (kind === 'body_too_large') return 'body_too_large';
   return 'upstream_unavailable';
 }
@@ -426,6 +428,7 @@ function finishError(
 function messageFor(code: RouterErrorCode, route: RouteEntry): string {
   if (code === 'upstream_timeout') return `${route.job} did not answer in time`;
   if (code === 'body_too_large') return 'the request body is larger than the router accepts';
+  if (code === 'client_closed') return 'the client closed the request before the answer';
   return `${route.job} could not be reached`;
 }
 
