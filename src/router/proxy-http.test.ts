@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test';
 import { buildRouteTable, type RouteTable } from '../../actors/router/index.ts';
-import { silentLogger } from '../core/logger.ts';
+import { createLogger, silentLogger } from '../core/logger.ts';
 import type { RouterLimits } from './config.ts';
 import { Router } from './router.ts';
 import { okResponse, type ScriptedUpstream, scriptedUpstream } from './upstream-conn-testing.ts';
@@ -32,10 +32,14 @@ function tableFor(ports: number[]): RouteTable {
   });
 }
 
-function startRouter(upstreams: ScriptedUpstream[], over: Partial<RouterLimits> = {}) {
+function startRouter(
+  upstreams: ScriptedUpstream[],
+  over: Partial<RouterLimits> = {},
+  logger = silentLogger,
+) {
   const router = new Router({
     listen: { hostname: '127.0.0.1', port: 0 },
-    logger: silentLogger,
+    logger,
     limits: over,
   });
   router.start();
@@ -84,11 +88,16 @@ describe('proxyHttp over the raw upstream client', () => {
     const server = upstream((request) =>
       request.indexOnConnection === 2 ? { close: true } : { chunks: [okResponse('ok')] },
     );
-    const { send } = startRouter([server]);
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', sink: (line) => lines.push(line) });
+    const { send } = startRouter([server], {}, logger);
     await (await send('/warm')).text();
     const posted = await send('/form', { method: 'POST', body: 'x=1' });
     expect(posted.status).toBe(502);
     expect(server.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    // The error line names the allocation that failed, so a 502 can be traced to it.
+    const errorLine = lines.map((l) => JSON.parse(l)).find((l) => l.status === 502);
+    expect(errorLine).toMatchObject({ path: '/form', alloc: 'a0' });
   });
 
   test('the upstream sees the client request rewritten, and nothing Bun would add', async () => {

@@ -163,6 +163,8 @@ class ProxiedRequest implements Exchange, Sweepable {
   #tried: Set<string> | undefined;
   /** The upstream of the attempt in progress, or of the body still streaming. */
   #state: UpstreamState | undefined;
+  /** The allocation of the last failed attempt, named in the error line. */
+  #lastAllocId: string | undefined;
   /** The raw connection carrying the attempt in progress. */
   #conn: UpstreamConnection | undefined;
   /** Aborts the fetch attempt in progress. */
@@ -361,6 +363,7 @@ class ProxiedRequest implements Exchange, Sweepable {
     this.#unwatchAttempt();
     const { pool, metrics } = this.#ctx;
     const state = this.#state!;
+    this.#lastAllocId = state.allocId;
     this.#state = undefined;
     pool.release(state);
     if (kind === 'client_gone') {
@@ -385,7 +388,7 @@ class ProxiedRequest implements Exchange, Sweepable {
   }
 
   #answerError(code: RouterErrorCode): void {
-    this.#settle(finishError(this.#ctx, this.#route, this.#forward, code));
+    this.#settle(finishError(this.#ctx, this.#route, this.#forward, code, this.#lastAllocId));
   }
 
   #settle(response: Response): void {
@@ -419,9 +422,11 @@ function finishError(
   route: RouteEntry,
   forward: ForwardRequest,
   code: RouterErrorCode,
+  /** The allocation of the last failed attempt, so an error line names its upstream. */
+  allocId?: string,
 ): Response {
   const response = errorResponse(code, messageFor(code, route), forward.req.headers.get('accept'));
-  record(ctx, route, forward, response.status, undefined);
+  record(ctx, route, forward, response.status, allocId);
   return response;
 }
 
