@@ -137,6 +137,8 @@ if (unavailable && process.env.CI === 'true') {
   });
 } else if (unavailable) {
   console.log(`skipping certificates host tests: ${unavailable}`);
+  // Skipped only on a developer machine without Pebble (CI=true fails above instead); the
+  // reason is printed and named in the test title.
   test.skip(`certificates host tests (${unavailable})`, () => {});
 } else {
   beforeAll(async () => {

@@ -49,6 +49,7 @@ const slowAnswerMs = 3_000;
 
 const unavailable = pebbleUnavailable();
 if (unavailable && process.env.CI) throw new Error(`ACME e2e needs Pebble: ${unavailable}`);
+// Skipped only on a developer machine without Pebble (CI=true throws above instead).
 const maybe = unavailable ? test.skip : test;
 if (unavailable) console.log(`[e2e acme] skipped: ${unavailable}`);
 
