@@ -123,34 +123,15 @@ export async function writeOp(
   value: string,
   timeoutMs: number,
 ): Promise<KvOp> {
-  const invokeMs = performance.now();
-  try {
+  return timedOp({ client, kind: 'write', key, value }, async () => {
     const api = cluster.api(node, timeoutMs);
     if (isJobKey(key)) {
       await api.request('/v1/jobs', { method: 'POST', body: jobDocument(key, value) });
     } else {
       await api.request(`/v1/secrets/${key}`, { method: 'PUT', body: { value } });
     }
-    return {
-      client,
-      kind: 'write',
-      key,
-      value,
-      invokeMs,
-      responseMs: performance.now(),
-      outcome: 'ok',
-    };
-  } catch {
-    return {
-      client,
-      kind: 'write',
-      key,
-      value,
-      invokeMs,
-      responseMs: performance.now(),
-      outcome: 'unknown',
-    };
-  }
+    return value;
+  });
 }
 
 /** One linearizable GET; `secret_not_found`/`job_not_found` are successful reads of "absent". */
@@ -161,28 +142,26 @@ export async function readOp(
   key: string,
   timeoutMs: number,
 ): Promise<KvOp> {
+  return timedOp({ client, kind: 'read', key, value: null }, () =>
+    readValue(cluster.api(node, timeoutMs), key),
+  );
+}
+
+/**
+ * Runs one operation and records it with its invocation and response times: `ok` with the
+ * value it returned, or `unknown` on any failure (a write may still have been committed;
+ * a read's value is then unknown too) with the value it was invoked with.
+ */
+async function timedOp(
+  op: Pick<KvOp, 'client' | 'kind' | 'key' | 'value'>,
+  run: () => Promise<string | null>,
+): Promise<KvOp> {
   const invokeMs = performance.now();
   try {
-    const value = await readValue(cluster.api(node, timeoutMs), key);
-    return {
-      client,
-      kind: 'read',
-      key,
-      value,
-      invokeMs,
-      responseMs: performance.now(),
-      outcome: 'ok',
-    };
+    const value = await run();
+    return { ...op, value, invokeMs, responseMs: performance.now(), outcome: 'ok' };
   } catch {
-    return {
-      client,
-      kind: 'read',
-      key,
-      value: null,
-      invokeMs,
-      responseMs: performance.now(),
-      outcome: 'unknown',
-    };
+    return { ...op, invokeMs, responseMs: performance.now(), outcome: 'unknown' };
   }
 }
 
