@@ -3,19 +3,12 @@
  * of nodes, both sides presenting a certificate from the cluster CA.
  *
  * Why framed TCP (`Bun.listen`/`Bun.connect` with TLS) and not a WebSocket upgrade on
- * `Bun.serve`: `bench/transport/run.ts` measured both on loopback (2 shared cores,
- * Bun 1.4.5, 100 000 heartbeats in batches of 64, 5 000 ping-pongs, six runs, tables in
- * bench/transport/README.md):
- *   - framed TLS TCP (this transport): 344k–867k msg/s; RTT p50 0.03 ms, p99 0.1–4.2 ms
- *   - WebSocket over TLS:              341k–912k msg/s; RTT p50 0.03 ms, p99 0.1–1.0 ms
- * Latency at the median is the same; WebSocket's throughput was equal or higher in five
- * runs of six and its p99 lower on a busy machine (uWS corks writes per event-loop turn;
- * a Bun.connect socket emits one TLS record per write). Both are far above what Raft
- * needs (a few thousand messages per second per follower). Identity decides: `Bun.serve`
- * does not expose the client's certificate to the request or the WebSocket handler, so a
- * WebSocket server could only know that *some* cluster member connected, not *which*. A
- * TLS socket gives `getPeerCertificate()`, and the peer's node id is read from its
- * verified certificate's CN (`node-<id>.<cluster>`).
+ * `Bun.serve`: both carry far more than Raft needs at the same median latency
+ * (bench/transport/README.md has the tables), but identity decides: `Bun.serve` does not
+ * expose the client's certificate, so a WebSocket server could only know that *some*
+ * cluster member connected, not *which*. A TLS socket gives `getPeerCertificate()`, and
+ * the peer's node id is read from its verified certificate's CN (`node-<id>.<cluster>`).
+ * Link and peer records, batching, frame checks and the sweep rule live in links.ts.
  *
  * Rules the code below keeps:
  * - Exactly one connection per pair: the node with the lower id dials, the higher one
@@ -32,7 +25,6 @@
  *   that hears nothing for `idleTimeoutMs` is cut and redialled.
  */
 import type { Socket, TCPSocketListener } from 'bun';
-import { parseRaftMessage } from '../../actors/leader-election/messages.ts';
 import type { NodeId, RaftMessage } from '../../actors/leader-election/types.ts';
 import { assert } from '../core/assert.ts';
 import { type Clock, realClock } from '../core/clock.ts';
@@ -42,7 +34,17 @@ import { nodeCommonName } from '../pki/names.ts';
 import type { Transport } from '../raft/transport.ts';
 import { reconnectDelayMs } from './backoff.ts';
 import { DropOldestQueue } from './drop-oldest-queue.ts';
-import { encodeBatch, encodeMessage, FrameDecoder, keepaliveFrame } from './frame-codec.ts';
+import { encodeBatch, encodeMessage, keepaliveFrame } from './frame-codec.ts';
+import {
+  checkItem,
+  type Direction,
+  frameItems,
+  type Link,
+  newLink,
+  type Peer,
+  sweepAction,
+  takeBatch,
+} from './links.ts';
 import {
   emptyStats,
   type PeerAddress,
@@ -61,41 +63,6 @@ export type {
   TlsTransportStats,
   TlsTransportTuning,
 } from './options.ts';
-
-type Direction = 'inbound' | 'outbound';
-
-/** One socket and what we know about it. Stored as the Bun socket's `data`. */
-interface Link {
-  direction: Direction;
-  /** For outbound links: the peer we dialled. */
-  expectedPeer: NodeId | undefined;
-  /** Set once the peer's certificate was verified and its identity accepted. */
-  peerId: NodeId | undefined;
-  socket: Socket<Link> | undefined;
-  decoder: FrameDecoder;
-  /** Bytes the socket did not accept yet; nothing else is written until they are. */
-  pending: Uint8Array | undefined;
-  openedAtMs: number;
-  lastReceivedMs: number;
-  lastSentMs: number;
-  closed: boolean;
-  /** Outbound only: cancels the timer that abandons a dial that does not finish in time. */
-  cancelDialTimer: (() => void) | undefined;
-}
-
-interface Peer {
-  id: NodeId;
-  address: PeerAddress | undefined;
-  /** Encoded messages (JSON bytes) waiting for the link. */
-  queue: DropOldestQueue<Uint8Array>;
-  link: Link | undefined;
-  /** The outbound connection attempt in progress, until it is adopted or fails. */
-  dialLink: Link | undefined;
-  failures: number;
-  cancelRedial: (() => void) | undefined;
-}
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * A node's endpoint on the peer network. Create it with `TlsTransport.listen`; it
@@ -313,20 +280,7 @@ export class TlsTransport implements Transport {
   }
 
   #newLink(direction: Direction, expectedPeer: NodeId | undefined): Link {
-    const nowMs = this.#clock.nowMs();
-    return {
-      direction,
-      expectedPeer,
-      peerId: undefined,
-      socket: undefined,
-      decoder: new FrameDecoder(this.#tuning.frameBytesMax),
-      pending: undefined,
-      openedAtMs: nowMs,
-      lastReceivedMs: nowMs,
-      lastSentMs: nowMs,
-      closed: false,
-      cancelDialTimer: undefined,
-    };
+    return newLink(direction, expectedPeer, this.#tuning.frameBytesMax, this.#clock.nowMs());
   }
 
   /** The lower id dials, so each pair shares exactly one connection. */
@@ -523,28 +477,23 @@ export class TlsTransport implements Transport {
 
   #handleFrame(link: Link, peerId: NodeId, body: Uint8Array): void {
     this.#stats.framesReceived++;
-    let items: unknown;
-    try {
-      items = JSON.parse(decoder.decode(body));
-    } catch {
-      items = undefined;
-    }
-    if (!Array.isArray(items) || items.length > this.#tuning.batchMessagesMax) {
+    const items = frameItems(body, this.#tuning.batchMessagesMax);
+    if (!items) {
       this.#stats.framesInvalid++;
       return;
     }
     for (const item of items) {
-      const msg = parseRaftMessage(item);
-      if (!msg) {
+      const msg = checkItem(item, peerId, this.id);
+      if (msg === 'invalid') {
         this.#stats.messagesInvalid++;
-      } else if (msg.from !== peerId) {
+      } else if (msg === 'misaddressed') {
+        this.#stats.messagesMisaddressed++;
+      } else if ('spoofedAs' in msg) {
         this.#stats.messagesSpoofed++;
         this.#log.warn('peer message with a forged sender dropped', {
           peer: peerId,
-          claimed: msg.from,
+          claimed: msg.spoofedAs,
         });
-      } else if (msg.to !== this.id) {
-        this.#stats.messagesMisaddressed++;
       } else {
         this.#stats.messagesReceived++;
         this.#deliver(msg);
@@ -621,7 +570,7 @@ export class TlsTransport implements Transport {
     const link = peer.link;
     if (!link || link.closed || link.pending || this.#closed) return;
     for (let frames = 0; frames < this.#tuning.flushFramesMax && peer.queue.size > 0; frames++) {
-      const batch = this.#takeBatch(peer);
+      const batch = takeBatch(peer.queue, this.#tuning);
       this.#stats.messagesSent += batch.length;
       this.#stats.framesSent++;
       this.#write(link, encodeBatch(batch));
@@ -634,22 +583,6 @@ export class TlsTransport implements Transport {
         this.#scheduleFlush();
       });
     }
-  }
-
-  /** Dequeues as many messages as fit one frame (by count and by bytes). */
-  #takeBatch(peer: Peer): Uint8Array[] {
-    const batch: Uint8Array[] = [];
-    let bodyBytes = 2;
-    while (batch.length < this.#tuning.batchMessagesMax) {
-      const next = peer.queue.peek();
-      if (!next) break;
-      const added = next.byteLength + (batch.length > 0 ? 1 : 0);
-      if (batch.length > 0 && bodyBytes + added > this.#tuning.frameBytesMax) break;
-      peer.queue.shift();
-      batch.push(next);
-      bodyBytes += added;
-    }
-    return batch;
   }
 
   #write(link: Link, bytes: Uint8Array): void {
@@ -676,20 +609,14 @@ export class TlsTransport implements Transport {
   #sweep(): void {
     const nowMs = this.#clock.nowMs();
     for (const link of this.#links) {
-      if (link.peerId === undefined) {
-        // Outbound attempts have their own dial timer; this catches inbound stragglers.
-        if (
-          link.direction === 'inbound' &&
-          nowMs - link.openedAtMs > this.#tuning.handshakeTimeoutMs
-        ) {
-          this.#stats.linksTimedOut++;
-          link.socket?.terminate();
-        }
-      } else if (nowMs - link.lastReceivedMs > this.#tuning.idleTimeoutMs) {
+      const action = sweepAction(link, nowMs, this.#tuning);
+      if (action === 'cut-handshake' || action === 'cut-silent') {
         this.#stats.linksTimedOut++;
-        this.#log.info('peer link silent; closing', { peer: link.peerId });
+        if (action === 'cut-silent') {
+          this.#log.info('peer link silent; closing', { peer: link.peerId });
+        }
         link.socket?.terminate();
-      } else if (!link.pending && nowMs - link.lastSentMs >= this.#tuning.keepaliveIntervalMs) {
+      } else if (action === 'keepalive') {
         this.#write(link, keepaliveFrame);
       }
     }
