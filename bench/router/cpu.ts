@@ -54,3 +54,29 @@ function readOrEmpty(path: string): string {
     return '';
   }
 }
+
+/** Busy and total jiffies of each CPU, from /proc/stat (empty when unreadable). */
+export function cpuJiffies(): Array<{ busy: number; total: number }> {
+  const lines = readOrEmpty('/proc/stat').split('\n');
+  const out: Array<{ busy: number; total: number }> = [];
+  for (const line of lines) {
+    if (!/^cpu\d+ /.test(line)) continue;
+    const values = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = values.reduce((sum, v) => sum + v, 0);
+    // idle and iowait are the 4th and 5th values.
+    out.push({ busy: total - (values[3] ?? 0) - (values[4] ?? 0), total });
+  }
+  return out;
+}
+
+/** Percent busy per CPU between two `cpuJiffies` readings. */
+export function busyPercents(
+  before: Array<{ busy: number; total: number }>,
+  after: Array<{ busy: number; total: number }>,
+): number[] {
+  return after.map((cpu, i) => {
+    const prior = before[i];
+    const total = prior ? cpu.total - prior.total : 0;
+    return prior && total > 0 ? Math.round(((cpu.busy - prior.busy) / total) * 100) : 0;
+  });
+}

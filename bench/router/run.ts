@@ -16,7 +16,7 @@
  * Environment (all optional):
  *   BENCH_ROUTER_DURATION_S       seconds per wrk run (default 10)
  *   BENCH_ROUTER_ROUNDS           rounds of berth → nginx → caddy (order rotated each round);
- *                                 the median round per proxy is reported (default 3: one
+ *                                 the median round per proxy is reported (default 5: one
  *                                 round swings with where the scheduler puts threads)
  *   BENCH_ROUTER_CONNECTIONS      wrk connections (default 64)
  *   BENCH_ROUTER_THREADS          wrk threads (default 2)
@@ -24,12 +24,14 @@
  *                                 router is one event loop; Caddy uses Go's default)
  *   BENCH_ROUTER_BALANCING        round-robin | least-outstanding (default round-robin)
  *   BENCH_ROUTER_PIN              1: each proxy runs on CPU 1 alone, wrk and the upstream on
- *                                 CPU 0 (taskset; needs 2 CPUs). Off by default. On a 2-CPU
- *                                 machine the scheduler otherwise sometimes puts a wrk thread
- *                                 beside the proxy, which costs Bun's single busy thread far
- *                                 more than nginx's worker, so Berth's unpinned figure swings
- *                                 between runs. Pinning gives every proxy the same one core
- *                                 (Caddy, which would use both, is held to one as well).
+ *                                 CPU 0 (taskset; needs 2 CPUs), so every proxy gets the same
+ *                                 one core (Caddy, which would use both, is held to one). Off
+ *                                 by default: on a 2-CPU machine the load side then often
+ *                                 saturates CPU 0 first, which caps the faster proxy's figure
+ *                                 (each run prints how busy each CPU was, so this shows).
+ *                                 Unpinned, the scheduler puts wrk's threads beside the proxy
+ *                                 at random, which swings a single-threaded proxy's CPU per
+ *                                 request by up to 1.4x between rounds; hence the rounds.
  */
 
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +41,7 @@ import type { Subprocess } from 'bun';
 import { buildRouteTable } from '../../actors/router/index.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { Router } from '../../src/router/index.ts';
-import { type CpuClock, ownCpuMs, processTreeCpuMs } from './cpu.ts';
+import { busyPercents, type CpuClock, cpuJiffies, ownCpuMs, processTreeCpuMs } from './cpu.ts';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -52,7 +54,7 @@ const durationS = envInt('BENCH_ROUTER_DURATION_S', 10);
 const connections = envInt('BENCH_ROUTER_CONNECTIONS', 64);
 const threads = envInt('BENCH_ROUTER_THREADS', 2);
 const nginxWorkers = envInt('BENCH_ROUTER_NGINX_WORKERS', 1);
-const rounds = envInt('BENCH_ROUTER_ROUNDS', 3);
+const rounds = envInt('BENCH_ROUTER_ROUNDS', 5);
 const balancing =
   process.env.BENCH_ROUTER_BALANCING === 'least-outstanding' ? 'least-outstanding' : 'round-robin';
 const pinned = process.env.BENCH_ROUTER_PIN === '1';
@@ -85,6 +87,8 @@ interface WrkResult {
   requests: number;
   /** CPU time the proxy's own process(es) used per request, in µs (not for the upstream). */
   cpuUsPerRequest?: number;
+  /** How busy each CPU of the machine was during the run, in percent. */
+  cpuBusyPercents?: number[];
 }
 
 /** One proxy under test: where to send requests and how to read its CPU time. */
@@ -250,8 +254,10 @@ async function warmUp(name: string, url: string): Promise<void> {
 
 async function measure(contender: Contender): Promise<WrkResult> {
   const cpuBeforeMs = contender.cpuMs();
+  const machineBefore = cpuJiffies();
   const result = await wrk(contender.url, durationS);
   const cpuMs = contender.cpuMs() - cpuBeforeMs;
+  result.cpuBusyPercents = busyPercents(machineBefore, cpuJiffies());
   if (result.requests > 0) result.cpuUsPerRequest = (cpuMs * 1000) / result.requests;
   const cpu =
     result.cpuUsPerRequest === undefined
@@ -259,6 +265,7 @@ async function measure(contender: Contender): Promise<WrkResult> {
       : `   cpu ${result.cpuUsPerRequest.toFixed(1)} µs/req`;
   console.log(
     `${contender.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(8)} req/s   p99 ${result.p99Ms.toFixed(2).padStart(7)} ms${cpu}` +
+      `   cpus busy ${result.cpuBusyPercents.map((p) => `${p}%`).join(' ')}` +
       (result.non2xx + result.socketErrors > 0
         ? `   (non-2xx ${result.non2xx}, socket errors ${result.socketErrors})`
         : ''),
@@ -335,6 +342,11 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'www', 'index.html'), 'x'.repeat(1023) + '\n', { mode: 0o644 });
   const loadBefore = loadavg();
   console.log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    pinned
+      ? `pinned: each proxy on CPU ${proxyCpu}, wrk and the upstream on CPU ${loadCpu}`
+      : 'not pinned: proxies, wrk and the upstream share every CPU (BENCH_ROUTER_PIN=1 pins)',
+  );
   let results: Record<string, WrkResult> = {};
   let router: Router | undefined;
   try {

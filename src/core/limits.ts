@@ -290,6 +290,16 @@ export const limits = {
   routerUpstreamStaleRetriesMax: 1,
   /** Router: largest upstream response head (status line and headers), in bytes; bigger is a bad gateway. */
   routerResponseHeadBytesMax: 65_536,
+  /** Router: client connections the plain-HTTP listener holds at once; more are cut at accept. */
+  routerClientConnsMax: 50_000,
+  /** Router: largest client request head (request line and headers), in bytes; bigger gets 431. */
+  routerRequestHeadBytesMax: 16_384,
+  /** Router: header fields one client request may carry; more get 431 `too_many_headers`. */
+  routerRequestHeadersMax: 100,
+  /** Router: longest client request target, in bytes; longer gets 414 `target_too_long`. */
+  routerRequestTargetBytesMax: 8_192,
+  /** Router: empty lines skipped before a client request line (RFC 9112 §2.2 robustness). */
+  routerRequestLeadingEmptyLinesMax: 4,
   /** Router: fixed-length response bodies up to this size are read whole before answering, in bytes. */
   routerResponseBufferBytesMax: 65_536,
   /** Router: response bytes queued toward a slow client before the upstream socket is paused. */

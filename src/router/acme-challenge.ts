@@ -6,7 +6,7 @@
  * redirected, whatever the Host header says.
  */
 import { limits } from '../core/limits.ts';
-import { errorResponse } from './error-response.ts';
+import { errorResponse, sizedResponse } from './error-response.ts';
 
 /** The path prefix the CA fetches. */
 export const acmeChallengePrefix = '/.well-known/acme-challenge/';
@@ -50,8 +50,8 @@ export function answerAcmeChallenge(
   if (keyAuthorization === undefined) {
     return errorResponse('no_route', 'no ACME challenge is pending with this token', accept);
   }
-  return new Response(keyAuthorization, {
-    status: 200,
-    headers: { 'content-type': 'text/plain', 'cache-control': 'no-store' },
+  return sizedResponse(keyAuthorization, 200, {
+    'content-type': 'text/plain',
+    'cache-control': 'no-store',
   });
 }

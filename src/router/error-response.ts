@@ -40,10 +40,23 @@ export function errorResponse(
   if (code === 'maintenance' || code === 'no_upstream') headers['retry-after'] = '5';
   if (prefersHtml(accept)) {
     headers['content-type'] = 'text/html; charset=utf-8';
-    return new Response(htmlPage(titles[code], message), { status, headers });
+    return sizedResponse(htmlPage(titles[code], message), status, headers);
   }
   headers['content-type'] = 'application/json';
-  return new Response(JSON.stringify({ error: { code, message } }), { status, headers });
+  return sizedResponse(JSON.stringify({ error: { code, message } }), status, headers);
+}
+
+/**
+ * A Response whose body is `text`, with its Content-Length said: the raw HTTP/1.1 front
+ * frames a body it cannot measure as chunked, which a tiny answer should not need.
+ */
+export function sizedResponse(
+  text: string,
+  status: number,
+  headers: Record<string, string>,
+): Response {
+  headers['content-length'] = String(Buffer.byteLength(text));
+  return new Response(text, { status, headers });
 }
 
 /** HTML only when the client names text/html before any JSON type (browsers do). */

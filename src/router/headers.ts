@@ -16,6 +16,8 @@ const hopByHop = [
   'upgrade',
 ];
 const hopByHopNames = new Set(hopByHop);
+/** Request targets the raw upstream client writes as they are: visible ASCII only. */
+export const plainTargetPattern = /^\/[\x21-\x7e]*$/;
 
 /** True for the fixed hop-by-hop header names (`lowerName` must be lower case). */
 export function isHopByHop(lowerName: string): boolean {
@@ -56,13 +58,33 @@ export function upstreamRequestHead(
   client: ClientFacts,
   bodyBytes: number | undefined,
 ): string {
+  const fields: string[] = [];
+  for (const [name, value] of headers) fields.push(name, value);
   const named = connectionNamed(headers.get('connection'));
+  return upstreamHeadFromFields(method, pathAndQuery, fields, named, client, bodyBytes);
+}
+
+/**
+ * `upstreamRequestHead` over a flat [name, value, …] list with lower-cased names, as the
+ * raw HTTP/1.1 front parses it; `connectionTokens` are the names listed in Connection.
+ */
+export function upstreamHeadFromFields(
+  method: string,
+  pathAndQuery: string,
+  fields: readonly string[],
+  connectionTokens: readonly string[] | undefined,
+  client: ClientFacts,
+  bodyBytes: number | undefined,
+): string {
+  const named = connectionTokens && connectionTokens.length > 0 ? connectionTokens : undefined;
   let head = `${method} ${pathAndQuery} HTTP/1.1\r\n`;
   let priorFor: string | undefined;
-  for (const [name, value] of headers) {
-    if (hopByHopNames.has(name) || name === 'content-length') continue;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (hopByHopNames.has(name) || name === 'content-length' || name === 'expect') continue;
     if (name.startsWith('x-forwarded-')) {
-      if (name === 'x-forwarded-for') priorFor = value;
+      if (name === 'x-forwarded-for') priorFor = priorFor ? `${priorFor}, ${value}` : value;
       else if (name !== 'x-forwarded-proto' && name !== 'x-forwarded-host') {
         head += `${name}: ${value}\r\n`;
       }

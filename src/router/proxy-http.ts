@@ -14,13 +14,12 @@
  * Response bodies are never buffered beyond a small fixed length, so SSE and downloads
  * stream.
  */
-import type { Server } from 'bun';
 import type { RouteEntry } from '../../actors/router/index.ts';
 import { limits as globalLimits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Balancing, RouterLimits } from './config.ts';
 import { errorResponse, type RouterErrorCode } from './error-response.ts';
-import { type ClientFacts, toUpstreamRequestHeaders, upstreamRequestHead } from './headers.ts';
+import type { ClientFacts } from './headers.ts';
 import type { RouterMetrics, UpstreamErrorKind } from './router-metrics.ts';
 import type {
   Exchange,
@@ -35,6 +34,9 @@ import {
   type PreparedBody,
   passFetched,
 } from './upstream-fetch.ts';
+
+export type { PreparedBody } from './upstream-fetch.ts';
+
 import type { UpstreamPool, UpstreamState } from './upstream-pool.ts';
 
 /** What the HTTP path needs from the Router that owns it. */
@@ -44,101 +46,58 @@ export interface ProxyContext {
   balancing: Balancing;
   metrics: RouterMetrics;
   logger: Logger;
-  server: () => Server<unknown> | undefined;
 }
 
-/** The request as forwarded: method, path with query, and what the client told us. */
+/**
+ * The request as forwarded, whichever listener took it: Bun.serve (serve-forward.ts) or
+ * the raw HTTP/1.1 front (http1/front-forward.ts). Each supplies what it has cheaply and
+ * makes the rest on demand.
+ */
 export interface ForwardRequest {
-  req: Request;
-  pathAndQuery: string;
-  client: ClientFacts;
-  startMs: number;
+  readonly method: string;
+  /** Path and query as the client sent them. */
+  readonly pathAndQuery: string;
+  readonly client: ClientFacts;
+  /** performance.now() when the request arrived. */
+  readonly startMs: number;
+  /** The client's Accept header: the router's own answers are JSON or HTML by it. */
+  readonly accept: string | null;
+  /**
+   * Request line and headers for the raw upstream client (headers.ts), or '' when the
+   * request must go through fetch (streamed body, a target that needs encoding, …).
+   */
+  readonly rawHead: string;
+  readonly body: PreparedBody;
+  /** The headers fetch sends (made on demand: fetch carries few requests). */
+  fetchHeaders(): Headers;
+  /** True once the client has gone away. */
+  gone(): boolean;
+  /** The answer streams (SSE, downloads): the client's idle timer must not cut it. */
+  streaming(): void;
+  /** Where the answer goes; called exactly once per request. */
+  readonly sink: AnswerSink;
+}
+
+/** Where a proxied request's answer goes. */
+export interface AnswerSink {
+  /** The upstream's answer from the raw client: body bytes, none, or a stream. */
+  reply(reply: UpstreamReply): void;
+  /** A whole Response: the router's own error, or fetch's answer. */
+  respond(response: Response): void;
 }
 
 type FailureKind = UpstreamErrorKind | 'client_gone';
 
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Request targets the raw client writes as they are: visible ASCII only. */
-const plainTargetPattern = /^\/[\x21-\x7e]*$/;
 const noneTried: ReadonlySet<string> = new Set();
-const noBody: PreparedBody = { kind: 'none' };
 
-/** Proxies `forward` to `route`; always resolves to a Response (the router's own on failure). */
-export function proxyHttp(
-  ctx: ProxyContext,
-  route: RouteEntry,
-  forward: ForwardRequest,
-): Promise<Response> {
-  const prepared = prepareBody(forward.req, ctx.limits);
-  if (prepared instanceof Promise) {
-    return prepared.then((body) => startProxy(ctx, route, forward, body));
+/** Proxies `forward` to `route`; the answer goes to `forward.sink` (the router's own on failure). */
+export function proxyHttp(ctx: ProxyContext, route: RouteEntry, forward: ForwardRequest): void {
+  if (forward.body.kind === 'too_large') {
+    finishError(ctx, route, forward, 'body_too_large');
+    return;
   }
-  return startProxy(ctx, route, forward, prepared);
-}
-
-function startProxy(
-  ctx: ProxyContext,
-  route: RouteEntry,
-  forward: ForwardRequest,
-  body: PreparedBody,
-): Promise<Response> {
-  if (body.kind === 'too_large') {
-    return Promise.resolve(finishError(ctx, route, forward, 'body_too_large'));
-  }
-  return new ProxiedRequest(ctx, route, forward, body).start();
-}
-
-/**
- * Reads small bodies (so they can be retried) and wraps big ones in a size limiter.
- * Synchronous when there is no body to read, which keeps GETs free of an extra await.
- */
-function prepareBody(req: Request, limits: RouterLimits): PreparedBody | Promise<PreparedBody> {
-  const lengthHeader = req.headers.get('content-length');
-  if (lengthHeader === null && (req.method === 'GET' || req.method === 'HEAD')) return noBody;
-  if (lengthHeader !== null) {
-    const length = Number(lengthHeader);
-    if (!Number.isFinite(length) || length > limits.bodyBytesMax) return { kind: 'too_large' };
-    if (length === 0 || req.body === null) return noBody;
-    if (length <= limits.bodyBufferBytesMax) {
-      return req.arrayBuffer().then((bytes) => ({ kind: 'buffered', bytes }));
-    }
-  }
-  if (req.body === null) return noBody;
-  let receivedBytes = 0;
-  let overflow = false;
-  const stream = req.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        receivedBytes += chunk.byteLength;
-        if (receivedBytes > limits.bodyBytesMax) {
-          overflow = true;
-          controller.error(new Error('request body over the router limit'));
-          return;
-        }
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  return { kind: 'stream', stream, tooLarge: () => overflow };
-}
-
-/**
- * The head the raw client sends, or '' when this request goes through fetch: streamed
- * bodies (fetch pipes them with the size limiter), `Expect` (fetch handles the interim
- * answer), no Host (fetch supplies one) or a target that needs encoding.
- */
-function rawHeadOf(forward: ForwardRequest, body: PreparedBody): string {
-  const { req } = forward;
-  if (body.kind === 'stream' || forward.client.host === '') return '';
-  if (!plainTargetPattern.test(forward.pathAndQuery) || req.headers.has('expect')) return '';
-  const method = req.method;
-  const bodyBytes =
-    body.kind === 'buffered'
-      ? body.bytes.byteLength
-      : method === 'GET' || method === 'HEAD'
-        ? undefined
-        : 0;
-  return upstreamRequestHead(method, forward.pathAndQuery, req.headers, forward.client, bodyBytes);
+  new ProxiedRequest(ctx, route, forward).start();
 }
 
 /**
@@ -156,9 +115,9 @@ class ProxiedRequest implements Exchange, Sweepable {
   readonly #ctx: ProxyContext;
   readonly #route: RouteEntry;
   readonly #forward: ForwardRequest;
-  readonly #prepared: PreparedBody;
   readonly #deadlineMs: number;
-  #resolve: ((response: Response) => void) | undefined;
+  /** Until the answer is given. */
+  #open = true;
   #attempts = 0;
   #tried: Set<string> | undefined;
   /** The upstream of the attempt in progress, or of the body still streaming. */
@@ -170,7 +129,6 @@ class ProxiedRequest implements Exchange, Sweepable {
   /** Aborts the fetch attempt in progress. */
   #fetchAbort: AbortController | undefined;
   #fetchTimedOut = false;
-  #fetchHeaders: Headers | undefined;
   /** When the attempt in progress times out (performance.now ms). */
   #attemptDeadlineMs = 0;
   /** Registered with the deadline sweep (else it has its own timer and abort listener). */
@@ -179,27 +137,21 @@ class ProxiedRequest implements Exchange, Sweepable {
   #waitedASweep = false;
   #timer: Timer | undefined;
   #staleRetries = 0;
-  #listening = false;
 
-  constructor(ctx: ProxyContext, route: RouteEntry, forward: ForwardRequest, body: PreparedBody) {
+  constructor(ctx: ProxyContext, route: RouteEntry, forward: ForwardRequest) {
     this.#ctx = ctx;
     this.#route = route;
     this.#forward = forward;
-    this.#prepared = body;
     this.#deadlineMs = forward.startMs + ctx.limits.requestTimeoutMs;
-    const method = forward.req.method;
-    this.head = rawHeadOf(forward, body);
-    this.body = body.kind === 'buffered' ? new Uint8Array(body.bytes) : null;
+    const { method, body } = forward;
+    this.head = forward.rawHead;
+    this.body = body.kind === 'buffered' ? body.bytes : null;
     this.isHead = method === 'HEAD';
     this.replayable = idempotentMethods.has(method);
   }
 
-  start(): Promise<Response> {
-    const answer = new Promise<Response>((resolve) => {
-      this.#resolve = resolve;
-    });
+  start(): void {
     this.#next(undefined);
-    return answer;
   }
 
   /** Starts the next attempt, or answers with the error when none is left. */
@@ -224,8 +176,9 @@ class ProxiedRequest implements Exchange, Sweepable {
   }
 
   /**
-   * Times the attempt just started, and watches for the client going away: a client that
-   * goes away cancels the upstream request too (and, later, its body).
+   * Times the attempt just started. The sweep also notices a client that went away, which
+   * cancels the upstream request too (and, later, its body); the raw front tells at once
+   * (`clientGone`).
    */
   #watchAttempt(upstreamTimeoutMs: number): void {
     const nowMs = performance.now();
@@ -233,11 +186,9 @@ class ProxiedRequest implements Exchange, Sweepable {
     this.#attemptDeadlineMs = nowMs + budgetMs;
     if (!this.#swept) this.#swept = upstreamDeadlines.add(this);
     if (this.#swept) return;
+    // Over the sweeper's bound: a timer of its own (a gone client is then noticed at the
+    // timeout, or at once through the raw front).
     this.#timer = setTimeout(onAttemptTimeout, budgetMs, this);
-    if (!this.#listening) {
-      this.#forward.req.signal.addEventListener('abort', this, { once: true });
-      this.#listening = true;
-    }
   }
 
   /** The attempt ended (answer or failure): its own timer, if any, is not needed. */
@@ -249,13 +200,14 @@ class ProxiedRequest implements Exchange, Sweepable {
 
   /** Sweepable: a timed-out attempt is cut; after one sweep, a gone client is noticed. */
   sweep(nowMs: number): void {
-    if (this.#resolve === undefined) return;
+    if (!this.#open) return;
     if (nowMs >= this.#attemptDeadlineMs) {
       this.#cancelAttempt('timeout');
     } else if (!this.#waitedASweep) {
-      // Reading req.signal costs; only requests slower than a sweep pay for it.
+      // Asking whether the client left costs (Bun's req.signal); only requests slower
+      // than a sweep pay for it.
       this.#waitedASweep = true;
-    } else if (this.#forward.req.signal.aborted) {
+    } else if (this.#forward.gone()) {
       this.#cancelAttempt('client_gone');
     }
   }
@@ -265,24 +217,16 @@ class ProxiedRequest implements Exchange, Sweepable {
     this.#conn = undefined;
     this.#unwatchAttempt();
     const state = this.#state!;
-    const streamed = reply.body instanceof ReadableStream;
-    if (streamed) {
-      // Streams (SSE, long downloads) may be quiet for long; the idle timer must not cut them.
-      this.#ctx.server()?.timeout(this.#forward.req, 0);
+    if (reply.body instanceof ReadableStream) {
+      this.#forward.streaming();
     } else {
       this.#state = undefined;
       this.#ctx.pool.release(state);
     }
-    let response: Response;
-    try {
-      response = new Response(reply.body, { status: reply.status, headers: reply.headers });
-    } catch {
-      // The parser admits only what Response accepts; this guard keeps a request from hanging.
-      if (streamed) void (reply.body as ReadableStream<Uint8Array>).cancel();
-      this.#answerError('upstream_unavailable');
-      return;
-    }
-    this.#answer(state, response);
+    this.#ctx.pool.reportSuccess(state);
+    record(this.#ctx, this.#route, this.#forward, reply.status, state.allocId);
+    this.#finish();
+    this.#forward.sink.reply(reply);
   }
 
   /** Exchange: the raw attempt failed; a stale keep-alive connection is retried first. */
@@ -307,9 +251,9 @@ class ProxiedRequest implements Exchange, Sweepable {
     if (state) this.#ctx.pool.release(state);
   }
 
-  /** The client's request signal fired `abort`. */
-  handleEvent(): void {
-    if (this.#resolve === undefined) return;
+  /** The client went away (the raw front knows at once). */
+  clientGone(): void {
+    if (!this.#open) return;
     this.#cancelAttempt('client_gone');
   }
 
@@ -332,30 +276,34 @@ class ProxiedRequest implements Exchange, Sweepable {
   }
 
   async #attemptFetch(state: UpstreamState): Promise<void> {
-    const { req, client, pathAndQuery } = this.#forward;
+    const forward = this.#forward;
     const controller = new AbortController();
     this.#fetchAbort = controller;
     this.#fetchTimedOut = false;
-    this.#fetchHeaders ??= toUpstreamRequestHeaders(req.headers, client);
     let upstream: Response;
     try {
-      const url = state.url + pathAndQuery;
+      const url = state.url + forward.pathAndQuery;
       upstream = await fetchUpstream(
         url,
-        req,
-        this.#fetchHeaders,
-        this.#prepared,
+        forward.method,
+        forward.fetchHeaders(),
+        forward.body,
         controller.signal,
       );
     } catch (error) {
       this.#fetchAbort = undefined;
-      const clientGone = req.signal.aborted;
-      this.#attemptFailed(fetchFailureKind(error, this.#fetchTimedOut, clientGone, this.#prepared));
+      const kind = fetchFailureKind(error, this.#fetchTimedOut, forward.gone(), forward.body);
+      this.#attemptFailed(kind);
       return;
     }
     this.#fetchAbort = undefined;
     this.#unwatchAttempt();
-    const response = passFetched(upstream, req, this.#ctx.server(), () => this.bodyEnded());
+    const response = passFetched(
+      upstream,
+      this.isHead,
+      () => forward.streaming(),
+      () => this.bodyEnded(),
+    );
     this.#answer(state, response);
   }
 
@@ -372,7 +320,10 @@ class ProxiedRequest implements Exchange, Sweepable {
     }
     metrics.upstreamError(this.#route.id, kind);
     if (kind === 'connect') pool.reportConnectFailure(state);
-    if (!mayRetry(kind, this.replayable, this.#prepared) || performance.now() >= this.#deadlineMs) {
+    if (
+      !mayRetry(kind, this.replayable, this.#forward.body) ||
+      performance.now() >= this.#deadlineMs
+    ) {
       this.#answerError(errorCodeFor(kind));
       return;
     }
@@ -384,18 +335,19 @@ class ProxiedRequest implements Exchange, Sweepable {
   #answer(state: UpstreamState, response: Response): void {
     this.#ctx.pool.reportSuccess(state);
     record(this.#ctx, this.#route, this.#forward, response.status, state.allocId);
-    this.#settle(response);
+    this.#finish();
+    this.#forward.sink.respond(response);
   }
 
   #answerError(code: RouterErrorCode): void {
-    this.#settle(finishError(this.#ctx, this.#route, this.#forward, code, this.#lastAllocId));
+    this.#finish();
+    finishError(this.#ctx, this.#route, this.#forward, code, this.#lastAllocId);
   }
 
-  #settle(response: Response): void {
+  /** The answer is decided: no more sweeps or cancellations. */
+  #finish(): void {
     if (this.#swept) upstreamDeadlines.delete(this);
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    resolve?.(response);
+    this.#open = false;
   }
 }
 
@@ -417,6 +369,7 @@ function errorCodeFor(kind: FailureKind): RouterErrorCode {
   return 'upstream_unavailable';
 }
 
+/** Answers `forward` with the router's own error for `code`, recorded like any answer. */
 function finishError(
   ctx: ProxyContext,
   route: RouteEntry,
@@ -424,10 +377,10 @@ function finishError(
   code: RouterErrorCode,
   /** The allocation of the last failed attempt, so an error line names its upstream. */
   allocId?: string,
-): Response {
-  const response = errorResponse(code, messageFor(code, route), forward.req.headers.get('accept'));
+): void {
+  const response = errorResponse(code, messageFor(code, route), forward.accept);
   record(ctx, route, forward, response.status, allocId);
-  return response;
+  forward.sink.respond(response);
 }
 
 function messageFor(code: RouterErrorCode, route: RouteEntry): string {
@@ -448,7 +401,7 @@ function record(
   ctx.metrics.request(route.id, status, durationMs / 1000);
   ctx.logger.info('request', {
     route: route.id,
-    method: forward.req.method,
+    method: forward.method,
     path: forward.pathAndQuery,
     status,
     alloc: allocId,

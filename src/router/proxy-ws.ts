@@ -9,8 +9,9 @@ import type { Server, ServerWebSocket, WebSocketHandler } from 'bun';
 import type { RouteEntry } from '../../actors/router/index.ts';
 import { limits as globalLimits } from '../core/limits.ts';
 import { errorResponse } from './error-response.ts';
+import type { ClientFacts } from './headers.ts';
 import { upstreamWebSocketHeaders } from './headers.ts';
-import type { ForwardRequest, ProxyContext } from './proxy-http.ts';
+import type { ProxyContext } from './proxy-http.ts';
 import type { UpstreamState } from './upstream-pool.ts';
 
 type Payload = string | ArrayBuffer | Uint8Array;
@@ -26,11 +27,20 @@ export interface ProxiedSocket {
   bufferedBytesMax: number;
 }
 
+/** A WebSocket handshake Bun.serve received (HTTPS; the raw front tunnels its own). */
+export interface WebSocketForward {
+  req: Request;
+  server: Server<ProxiedSocket>;
+  pathAndQuery: string;
+  client: ClientFacts;
+  startMs: number;
+}
+
 /** Opens the upstream, then upgrades the client. Resolves to a Response only on failure. */
 export async function proxyWebSocket(
   ctx: ProxyContext,
   route: RouteEntry,
-  forward: ForwardRequest,
+  forward: WebSocketForward,
   openSockets: { count: number },
 ): Promise<Response | undefined> {
   const accept = forward.req.headers.get('accept');
@@ -90,7 +100,7 @@ export function webSocketHandler(): WebSocketHandler<ProxiedSocket> {
 function openUpstream(
   ctx: ProxyContext,
   state: UpstreamState,
-  forward: ForwardRequest,
+  forward: WebSocketForward,
 ): Promise<WebSocket | 'failed' | 'timeout'> {
   const url = `ws${state.url.slice(4)}${forward.pathAndQuery}`;
   const protocols = (forward.req.headers.get('sec-websocket-protocol') ?? '')
@@ -119,7 +129,7 @@ function openUpstream(
 function upgradeClient(
   ctx: ProxyContext,
   state: UpstreamState,
-  forward: ForwardRequest,
+  forward: WebSocketForward,
   upstream: WebSocket,
   openSockets: { count: number },
 ): boolean {
@@ -136,7 +146,7 @@ function upgradeClient(
       ctx.pool.release(state);
     },
   };
-  const server = ctx.server() as Server<ProxiedSocket> | undefined;
+  const server = forward.server;
   const headers = upstream.protocol ? { 'sec-websocket-protocol': upstream.protocol } : undefined;
   if (!server?.upgrade(forward.req, { data, headers })) return false;
   openSockets.count += 1;

@@ -5,6 +5,9 @@
  * each request sees one consistent table; requests already sent to an upstream that left
  * the table run to completion (draining), and `inFlight(allocId)` says when none are left.
  *
+ * The HTTP listener is the router's own HTTP/1.1 front on raw sockets (http1/front.ts),
+ * which costs far less per request than Bun.serve; HTTPS is Bun.serve with SNI.
+ *
  * The HTTP listener also answers ACME HTTP-01 challenges and redirects routes with `tls`
  * to HTTPS once their host's certificate is served (acme-challenge.ts, redirect-https.ts).
  */
@@ -28,10 +31,14 @@ import {
 import { type Balancing, type RouterLimits, resolveRouterLimits } from './config.ts';
 import { errorResponse } from './error-response.ts';
 import type { ClientFacts } from './headers.ts';
-import { type ForwardRequest, type ProxyContext, proxyHttp } from './proxy-http.ts';
+import { Http1Front } from './http1/front.ts';
+import type { FrontRequest } from './http1/front-request.ts';
+import { tunnelUpgrade } from './http1/tunnel.ts';
+import { type ProxyContext, proxyHttp } from './proxy-http.ts';
 import { type ProxiedSocket, proxyWebSocket, webSocketHandler } from './proxy-ws.ts';
 import { httpsRedirectLocation, redirectResponse } from './redirect-https.ts';
 import { RouterMetrics } from './router-metrics.ts';
+import { proxyServed } from './serve-forward.ts';
 import {
   buildSniSet,
   type SniSet,
@@ -79,12 +86,6 @@ export interface SetCertificatesResult {
   error?: BerthError;
 }
 
-/** One listener's view: its scheme and the proxy context bound to its Bun server. */
-interface Listener {
-  proto: 'http' | 'https';
-  ctx: ProxyContext;
-}
-
 type RouterState = 'created' | 'running' | 'stopped';
 
 export class Router {
@@ -92,11 +93,11 @@ export class Router {
   readonly #limits: RouterLimits;
   readonly #pool: UpstreamPool;
   readonly #metrics: RouterMetrics;
-  readonly #shared: Omit<ProxyContext, 'server'>;
+  readonly #ctx: ProxyContext;
   readonly #webSockets = { count: 0 };
   readonly #tls: TlsListener<ProxiedSocket> | undefined;
   #table: RouteTable = emptyRouteTable();
-  #server: Server<ProxiedSocket> | undefined;
+  #front: Http1Front | undefined;
   #state: RouterState = 'created';
   /** The certificates last given, served once the listener runs. */
   #wanted: SniSet | undefined;
@@ -110,7 +111,7 @@ export class Router {
       ...this.#pool.stats(),
       webSockets: this.#webSockets.count,
     }));
-    this.#shared = {
+    this.#ctx = {
       pool: this.#pool,
       limits: this.#limits,
       balancing: options.balancing ?? 'round-robin',
@@ -124,8 +125,8 @@ export class Router {
         hostname: listenTls.hostname,
         port: listenTls.port,
         fallback: options.tlsFallback,
-        open: (listen, tls) => this.#serve(listen, 'https', tls),
-        logger: this.#shared.logger,
+        open: (listen, tls) => this.#serve(listen, tls),
+        logger: this.#ctx.logger,
       });
   }
 
@@ -135,10 +136,22 @@ export class Router {
    */
   start(): void {
     assert(this.#state === 'created', `router cannot start when ${this.#state}`);
-    this.#server = this.#serve(this.#options.listen, this.#options.proto ?? 'http');
+    const proto = this.#options.proto ?? 'http';
+    const front = new Http1Front({
+      ...this.#options.listen,
+      limits: this.#limits,
+      proto,
+      logger: this.#ctx.logger,
+      handler: {
+        request: (request) => this.#handleFront(request, proto),
+        refused: (status) => this.#metrics.request('none', status, 0),
+      },
+    });
+    front.start();
+    this.#front = front;
     this.#state = 'running';
     const error = this.#wanted && this.#serveWanted(this.#wanted).error;
-    if (error) this.#shared.logger.error('https listener failed', { error: error.message });
+    if (error) this.#ctx.logger.error('https listener failed', { error: error.message });
   }
 
   /**
@@ -179,8 +192,8 @@ export class Router {
 
   /** The bound port (useful with `listen.port: 0`). */
   get port(): number {
-    assert(this.#server !== undefined, 'router is not started');
-    return this.#server.port!;
+    assert(this.#front !== undefined, 'router is not started');
+    return this.#front.port;
   }
 
   /** Requests (and WebSockets) still open to an allocation: 0 means it is drained. */
@@ -204,7 +217,7 @@ export class Router {
     }
     this.#state = 'stopped';
     const force = options.force ?? false;
-    await Promise.all([this.#server?.stop(force), this.#tls?.stop(force)]);
+    await Promise.all([this.#front?.stop(force), this.#tls?.stop(force)]);
     // Idle keep-alive sockets to upstreams would otherwise linger until their idle timeout.
     this.#pool.closeConnections();
   }
@@ -219,73 +232,104 @@ export class Router {
     }
   }
 
-  /**
-   * One Bun.serve with the router's handlers. Each server gets its own proxy context, so
-   * `timeout` and `upgrade` are called on the server that received the request.
-   */
-  #serve(
-    listen: { hostname: string; port: number },
-    proto: 'http' | 'https',
-    tls?: TLSOptions[],
-  ): Server<ProxiedSocket> {
-    let server: Server<ProxiedSocket> | undefined;
-    const listener: Listener = {
-      proto,
-      ctx: { ...this.#shared, server: () => server as Server<unknown> | undefined },
-    };
-    server = Bun.serve<ProxiedSocket>({
+  /** The HTTPS listener: Bun.serve with SNI (tls-listener.ts swaps it on certificate changes). */
+  #serve(listen: { hostname: string; port: number }, tls: TLSOptions[]): Server<ProxiedSocket> {
+    return Bun.serve<ProxiedSocket>({
       hostname: listen.hostname,
       port: listen.port,
       idleTimeout: this.#limits.clientIdleSeconds,
-      // The limit is enforced by proxy-http (Content-Length check, then a counting stream)
+      // The limit is enforced by the proxy (Content-Length check, then a counting stream)
       // so the client gets our 413 with its code; Bun's own check would answer first.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       // Replaced HTTPS listeners share the port with their successor (tls-listener.ts).
-      ...(tls ? { tls, reusePort: true } : {}),
-      fetch: (req, srv) => this.#handle(req, srv, listener),
+      tls,
+      reusePort: true,
+      fetch: (req, server) => this.#handleServed(req, server),
       websocket: webSocketHandler(),
     });
-    return server;
   }
 
-  async #handle(
+  /** A request on the HTTPS listener. */
+  #handleServed(
     req: Request,
     server: Server<ProxiedSocket>,
-    listener: Listener,
-  ): Promise<Response | undefined> {
+  ): Promise<Response | undefined> | Response {
     const startMs = performance.now();
     const host = req.headers.get('host') ?? '';
     const pathAndQuery = pathOf(req.url);
-    const plain = listener.proto === 'http';
-    if (plain && this.#options.acmeChallenge && isAcmeChallengePath(pathAndQuery)) {
-      return this.#answerChallenge(req, pathAndQuery, this.#options.acmeChallenge, startMs);
+    const accept = () => req.headers.get('accept');
+    const decided = this.#decide(req.method, host, pathAndQuery, accept, false, startMs);
+    if (decided instanceof Response) return decided;
+    const client: ClientFacts = { ip: server.requestIP(req)?.address, proto: 'https', host };
+    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      const forward = { req, server, pathAndQuery, client, startMs };
+      return proxyWebSocket(this.#ctx, decided, forward, this.#webSockets);
+    }
+    return proxyServed(this.#ctx, decided, req, server as Server<unknown>, {
+      pathAndQuery,
+      client,
+      startMs,
+    });
+  }
+
+  /** A request on the HTTP listener (the raw front). */
+  #handleFront(request: FrontRequest, proto: 'http' | 'https'): void {
+    const { head } = request;
+    const plain = proto === 'http';
+    const accept = () => request.accept;
+    const decided = this.#decide(
+      head.method,
+      head.host,
+      head.target,
+      accept,
+      plain,
+      request.startMs,
+    );
+    if (decided instanceof Response) {
+      request.respond(decided);
+      return;
+    }
+    if (head.upgrade !== undefined) {
+      tunnelUpgrade(this.#ctx, decided, request, this.#webSockets);
+      return;
+    }
+    proxyHttp(this.#ctx, decided, request);
+  }
+
+  /**
+   * Where a request goes: the route to proxy it to, or the router's own answer (ACME
+   * challenge, HTTPS redirect, maintenance, no route or no upstream), already recorded.
+   * `plain`: it came over plain HTTP (challenges and redirects apply).
+   */
+  #decide(
+    method: string,
+    host: string,
+    pathAndQuery: string,
+    accept: () => string | null,
+    plain: boolean,
+    startMs: number,
+  ): RouteEntry | Response {
+    const challenge = this.#options.acmeChallenge;
+    if (plain && challenge && isAcmeChallengePath(pathAndQuery)) {
+      return this.#answerChallenge(method, pathAndQuery, challenge, accept(), startMs);
     }
     const decision = decideRoute(this.#table, host, pathAndQuery);
     if (plain && decision.kind !== 'no_route' && decision.route.tls) {
       const redirect = this.#maybeRedirect(decision.route, host, pathAndQuery, startMs);
       if (redirect) return redirect;
     }
-    if (decision.kind !== 'proxy') return this.#answerLocally(req, decision, startMs);
-    const client: ClientFacts = { ip: server.requestIP(req)?.address, proto: listener.proto, host };
-    const forward: ForwardRequest = { req, pathAndQuery, client, startMs };
-    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      return proxyWebSocket(listener.ctx, decision.route, forward, this.#webSockets);
-    }
-    return proxyHttp(listener.ctx, decision.route, forward);
+    if (decision.kind !== 'proxy') return this.#answerLocally(accept(), decision, startMs);
+    return decision.route;
   }
 
   #answerChallenge(
-    req: Request,
+    method: string,
     pathAndQuery: string,
     lookup: AcmeChallengeLookup,
+    accept: string | null,
     startMs: number,
   ): Response {
-    const response = answerAcmeChallenge(
-      req.method,
-      pathAndQuery,
-      lookup,
-      req.headers.get('accept'),
-    );
+    const response = answerAcmeChallenge(method, pathAndQuery, lookup, accept);
     this.#metrics.request('acme-challenge', response.status, (performance.now() - startMs) / 1000);
     return response;
   }
@@ -309,11 +353,10 @@ export class Router {
   }
 
   #answerLocally(
-    req: Request,
+    accept: string | null,
     decision: Exclude<ReturnType<typeof decideRoute>, { kind: 'proxy' }>,
     startMs: number,
   ): Response {
-    const accept = req.headers.get('accept');
     let response: Response;
     if (decision.kind === 'maintenance') {
       response = errorResponse('maintenance', decision.message, accept);

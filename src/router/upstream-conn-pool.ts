@@ -50,6 +50,11 @@ export class UpstreamConnPool implements ConnectionOwner {
     this.#limits = poolLimits;
   }
 
+  /** The upstream's address (for a tunnel that bypasses the pool). */
+  get address(): { hostname: string; port: number } {
+    return { hostname: this.#hostname, port: this.#port };
+  }
+
   /**
    * The pool for an upstream URL, or undefined when it is not plain `http://host:port`
    * (those go through fetch).

@@ -4,7 +4,6 @@
  * requests without Host, request targets that need encoding, upstreams that are not plain
  * http, and upstreams already at their connection cap.
  */
-import type { Server } from 'bun';
 import { limits } from '../core/limits.ts';
 import { toClientResponseHeaders } from './headers.ts';
 import type { UpstreamErrorKind } from './router-metrics.ts';
@@ -12,7 +11,7 @@ import type { UpstreamErrorKind } from './router-metrics.ts';
 /** A request body as the proxy prepared it (proxy-http.ts). */
 export type PreparedBody =
   | { kind: 'none' }
-  | { kind: 'buffered'; bytes: ArrayBuffer }
+  | { kind: 'buffered'; bytes: Uint8Array }
   | { kind: 'stream'; stream: ReadableStream<Uint8Array>; tooLarge: () => boolean }
   | { kind: 'too_large' };
 
@@ -29,13 +28,13 @@ const connectFailureCodes = new Set([
 /** Sends the request with fetch; rejects on any failure (classify it with `fetchFailureKind`). */
 export function fetchUpstream(
   url: string,
-  req: Request,
+  method: string,
   headers: Headers,
   body: PreparedBody,
   signal: AbortSignal,
 ): Promise<Response> {
   return fetch(url, {
-    method: req.method,
+    method,
     headers,
     body: body.kind === 'buffered' ? body.bytes : body.kind === 'stream' ? body.stream : undefined,
     signal,
@@ -66,8 +65,9 @@ export function fetchFailureKind(
  */
 export function passFetched(
   upstream: Response,
-  req: Request,
-  server: Server<unknown> | undefined,
+  isHead: boolean,
+  /** Called when the body streams: the client's idle timer must not cut it. */
+  streaming: () => void,
   done: () => void,
 ): Response {
   toClientResponseHeaders(upstream.headers);
@@ -75,13 +75,12 @@ export function passFetched(
   // The same threshold as the raw client's whole-body reads.
   const small =
     lengthHeader !== null && Number(lengthHeader) <= limits.routerResponseBufferBytesMax;
-  if (upstream.body === null || small || req.method === 'HEAD') {
+  if (upstream.body === null || small || isHead) {
     done();
     return upstream;
   }
   const body = trackedBody(upstream.body, done);
-  // Streams (SSE, long downloads) may be quiet for long; the idle timer must not cut them.
-  server?.timeout(req, 0);
+  streaming();
   return new Response(body, {
     status: upstream.status,
     statusText: upstream.statusText,
