@@ -22,6 +22,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
+  /** True when lines at `level` are written (hot paths skip building fields otherwise). */
+  enabled(level: LogLevel): boolean;
 }
 
 export type LogSink = (line: string) => void;
@@ -51,6 +53,7 @@ export function createLogger(
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger({ level, sink, nowMs: now, fields: { ...base, ...fields } }),
+    enabled: (lvl) => levelRank[lvl] >= levelRank[level],
   };
 }
 

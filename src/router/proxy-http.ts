@@ -399,6 +399,8 @@ function record(
 ): void {
   const durationMs = performance.now() - forward.startMs;
   ctx.metrics.request(route.id, status, durationMs / 1000);
+  // Per request: the fields object is built only when request lines are written.
+  if (!ctx.logger.enabled('info')) return;
   ctx.logger.info('request', {
     route: route.id,
     method: forward.method,

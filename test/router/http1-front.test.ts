@@ -21,6 +21,15 @@ const largeAnswerBytes = 4 * 1024 * 1024;
 /** Bytes of the streamed upload (above the router's buffer limit below). */
 const uploadBytes = 3 * 1024 * 1024;
 const readTimeoutMs = 10_000;
+/** One pipelined answer: small enough to be sent whole, large enough to fill socket buffers. */
+const pieceBytes = 60 * 1024;
+const piecesPipelined = 40;
+/** A WebSocket frame larger than loopback's socket buffers, echoed through the tunnel. */
+const largeFrameBytes = 24 * 1024 * 1024;
+/** An answer larger than loopback's socket buffers (send and receive together). */
+const hugeAnswerBytes = 24 * 1024 * 1024;
+/** How long the pausing client leaves bytes unread, so the router's writes back up. */
+const pauseMs = 300;
 
 let upstream: Server<undefined>;
 let router: Router;
@@ -34,14 +43,19 @@ beforeAll(() => {
       const path = new URL(req.url).pathname;
       if (path === '/ws' && server.upgrade(req, { data: undefined })) return undefined;
       if (path === '/large') return new Response(new Uint8Array(largeAnswerBytes).fill(0x61));
+      if (path === '/huge') return new Response(patterned(hugeAnswerBytes));
+      if (path.startsWith('/piece/')) {
+        return new Response(new Uint8Array(pieceBytes).fill(Number(path.slice(7)) & 0xff));
+      }
       if (path === '/slow') await Bun.sleep(300);
       const body = new Uint8Array(await req.arrayBuffer());
       const digest = new Bun.CryptoHasher('sha256').update(body).digest('hex');
       return Response.json({ bytes: body.byteLength, digest });
     },
     websocket: {
+      maxPayloadLength: 2 * largeFrameBytes,
       message(ws, message) {
-        ws.send(`echo:${message}`);
+        ws.send(typeof message === 'string' ? `echo:${message}` : message);
       },
     },
   });
@@ -92,6 +106,66 @@ function startRouter(): Router {
   return started;
 }
 
+/** Bytes whose value depends on their position, so a lost or reordered piece shows. */
+function patterned(size: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+  return bytes;
+}
+
+/**
+ * Sends `request` on a raw connection that reads nothing for `pauseMs` (so everything the
+ * router writes backs up into partial writes), then reads until `done` says the bytes are
+ * complete or the connection closes.
+ */
+async function sendPausingReader(
+  request: Uint8Array | string,
+  done: (received: Buffer) => boolean,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let receivedBytes = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const socket = await Bun.connect({
+    hostname: '127.0.0.1',
+    port: router.port,
+    socket: {
+      data(_socket, data) {
+        parts.push(Buffer.from(data));
+        receivedBytes += data.byteLength;
+        if (receivedBytes > 4 * largeFrameBytes || done(Buffer.concat(parts))) finish();
+      },
+      close() {
+        finish();
+      },
+    },
+  });
+  socket.pause();
+  let offset = 0;
+  const bytes = typeof request === 'string' ? Buffer.from(request, 'latin1') : request;
+  // Our own writes may be partial too; the kernel takes the rest as the router reads.
+  const deadline = Date.now() + readTimeoutMs;
+  while (offset < bytes.length && Date.now() < deadline) {
+    const written = socket.write(bytes.subarray(offset));
+    offset += Math.max(0, written);
+    if (offset < bytes.length) await Bun.sleep(5);
+  }
+  await Bun.sleep(pauseMs);
+  socket.resume();
+  await Promise.race([finished, Bun.sleep(readTimeoutMs)]);
+  socket.end();
+  return Buffer.concat(parts);
+}
+
+/** Waits (bounded) until nothing is in flight to `allocId`. */
+async function allocationIdle(allocId: string): Promise<boolean> {
+  const deadline = Date.now() + readTimeoutMs;
+  while (router.inFlight(allocId) !== 0 && Date.now() < deadline) await Bun.sleep(10);
+  return router.inFlight(allocId) === 0;
+}
+
 function upgradeHead(host: string): string {
   return (
     `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -126,6 +200,24 @@ describe('WebSocket tunnels', () => {
     expect(jsonOf<{ error: { code: string } }>(answer).error.code).toBe('upstream_unavailable');
   });
 
+  test('a frame larger than the socket buffers crosses the tunnel both ways intact', async () => {
+    // Proves the tunnel's backpressure: partial writes either way are queued, not lost.
+    const payload = patterned(largeFrameBytes);
+    const frame = encodeClientFrame(2, payload, Buffer.from([9, 8, 7, 6]));
+    const request = Buffer.concat([Buffer.from(upgradeHead('web.test'), 'latin1'), frame]);
+    // 101 head, then the echoed frame: 2 + 8 length bytes of header, then the payload.
+    const received = await sendPausingReader(request, (bytes) => {
+      const headEnd = bytes.indexOf('\r\n\r\n');
+      return headEnd >= 0 && bytes.length >= headEnd + 4 + 10 + largeFrameBytes;
+    });
+    const headEnd = received.indexOf('\r\n\r\n');
+    expect(received.subarray(0, 12).toString()).toBe('HTTP/1.1 101');
+    const echoed = received.subarray(headEnd + 4 + 10);
+    expect(echoed.length).toBe(largeFrameBytes);
+    expect(echoed.equals(payload)).toBe(true);
+    expect(await allocationIdle('web-1')).toBe(true);
+  }, 30_000);
+
   test('a tunnel counts as in flight until it closes, so draining waits for it', async () => {
     // Proves an open WebSocket holds its allocation busy and lets go when the client leaves.
     const conn = await WireConnection.open(router.port);
@@ -133,9 +225,7 @@ describe('WebSocket tunnels', () => {
     expect((await conn.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(101);
     expect(router.inFlight('web-1')).toBe(1);
     conn.close();
-    const deadline = Date.now() + readTimeoutMs;
-    while (router.inFlight('web-1') !== 0 && Date.now() < deadline) await Bun.sleep(10);
-    expect(router.inFlight('web-1')).toBe(0);
+    expect(await allocationIdle('web-1')).toBe(true);
   });
 });
 
@@ -174,6 +264,33 @@ describe('bodies past the buffers', () => {
       expect(jsonOf<{ error: { code: string } }>(answer).error.code).toBe('body_too_large');
     }
     expect(await conn.waitClosed(readTimeoutMs)).toBe(true);
+  });
+
+  test('pipelined requests of a client that does not read wait for it, then all arrive in order', async () => {
+    // Proves answers are not piled up for a client that stopped reading, and none is lost.
+    const conn = await WireConnection.open(router.port);
+    let heads = '';
+    for (let i = 0; i < piecesPipelined; i++)
+      heads += `GET /piece/${i} HTTP/1.1\r\nHost: web.test\r\n\r\n`;
+    conn.write(heads);
+    for (let i = 0; i < piecesPipelined; i++) {
+      const answer = await conn.readResponse({ timeoutMs: readTimeoutMs });
+      expect(answer.status).toBe(200);
+      expect(answer.body.length).toBe(pieceBytes);
+      expect(answer.body[0]).toBe(i & 0xff);
+    }
+    conn.close();
+  });
+
+  test('an answer larger than the socket buffers reaches a client that pauses, intact', async () => {
+    // Proves partial writes to a client that stops reading are queued and flushed in order.
+    const received = await sendPausingReader(
+      'GET /huge HTTP/1.1\r\nHost: web.test\r\n\r\n',
+      (bytes) => bytes.length >= hugeAnswerBytes,
+    );
+    const headEnd = received.indexOf('\r\n\r\n');
+    expect(received.subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
+    expect(received.subarray(headEnd + 4).equals(patterned(hugeAnswerBytes))).toBe(true);
   });
 
   test('a 4 MiB answer arrives whole through the socket backpressure', async () => {

@@ -47,6 +47,12 @@ type Phase = 'head' | 'body' | 'wait' | 'tunnel' | 'closed';
 
 /** Small bodies are written in one piece with their head. */
 const coalesceBytesMax = 16_384;
+/**
+ * Where a head and a small body are joined before one write. The socket copies what it
+ * takes at once; only a remainder it did not take is copied out, so answers cost no
+ * allocation here (one thread: nothing else writes into it in between).
+ */
+const scratch = Buffer.allocUnsafe(coalesceBytesMax + limits.routerResponseHeadBytesMax);
 /** Any char past ASCII: the string is written as latin1 bytes, not as UTF-8. */
 const nonAsciiPattern = /[\u0080-\uffff]/;
 const continueLine = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -186,6 +192,8 @@ export class FrontConnection {
   #idleSweeps = 0;
   #paused = false;
   #pumping = false;
+  /** An answer is done but its bytes are still queued: the next request waits for them. */
+  #waitingForDrain = false;
   #tunnel: Tunnel | undefined;
 
   constructor(front: Http1Front, socket: Socket<FrontConnection | undefined>) {
@@ -224,11 +232,8 @@ export class FrontConnection {
   }
 
   drained(): void {
-    if (this.#phase === 'tunnel' && this.#unsent.length === 0) {
-      this.#tunnel?.clientDrained();
-      return;
-    }
     this.#flush();
+    if (this.#phase === 'tunnel' && this.#unsent.length === 0) this.#tunnel?.clientDrained();
   }
 
   closed(): void {
@@ -254,7 +259,8 @@ export class FrontConnection {
   }
 
   sweep(idleSweepsMax: number): void {
-    if (this.#phase !== 'head' && this.#phase !== 'body') return;
+    const waiting = this.#phase === 'head' || this.#phase === 'body' || this.#waitingForDrain;
+    if (!waiting) return;
     if (this.#phase === 'body' && this.#body?.waitingForReader) return;
     this.#idleSweeps += 1;
     // More sweeps than seconds: idle at least `clientIdleSeconds`, at most one second more.
@@ -265,10 +271,10 @@ export class FrontConnection {
    * Writes `data`; false when the socket did not take all of it (the rest is queued: wait
    * for `whenDrained` before writing more of a large body).
    */
-  write(data: string | Uint8Array): boolean {
+  write(data: string | Uint8Array, borrowed = false): boolean {
     if (this.#phase === 'closed') return false;
     if (this.#unsent.length > 0) {
-      this.#unsent.push(data);
+      this.#unsent.push(borrowed ? Buffer.from(data as Uint8Array) : data);
       return false;
     }
     const written = this.#socket.write(data);
@@ -278,7 +284,8 @@ export class FrontConnection {
       this.destroy();
       return false;
     }
-    this.#unsent.push(typeof data === 'string' ? data.slice(written) : data.subarray(written));
+    if (typeof data === 'string') this.#unsent.push(data.slice(written));
+    else this.#unsent.push(borrowed ? Buffer.from(data.subarray(written)) : data.subarray(written));
     return false;
   }
 
@@ -292,10 +299,14 @@ export class FrontConnection {
       this.write(ascii ? head : Buffer.from(head, 'latin1'));
       return this.write(body);
     }
-    const joined = Buffer.allocUnsafe(head.length + body.byteLength);
-    joined.write(head, 0, 'latin1');
-    joined.set(body, head.length);
-    return this.write(joined);
+    const size = head.length + body.byteLength;
+    if (size > scratch.length) {
+      this.write(ascii ? head : Buffer.from(head, 'latin1'));
+      return this.write(body);
+    }
+    scratch.write(head, 0, 'latin1');
+    scratch.set(body, head.length);
+    return this.write(scratch.subarray(0, size), true);
   }
 
   /** Resolves when the queued bytes are written (or the connection closed). */
@@ -333,6 +344,8 @@ export class FrontConnection {
     this.#tunnel = tunnel;
     const early = this.#buffer;
     this.#buffer = undefined;
+    // Reading may have been paused while bytes piled up behind the handshake.
+    this.#resume();
     this.front.idleAgain();
     return early;
   }
@@ -436,6 +449,12 @@ export class FrontConnection {
       this.endAfterWrites();
       return;
     }
+    if (this.#unsent.length > 0) {
+      // The client is not reading its answers: pipelined requests wait until it does, so
+      // their answers do not pile up here.
+      this.#waitingForDrain = true;
+      return;
+    }
     this.#phase = 'head';
     this.#idleSweeps = 0;
     this.#resume();
@@ -456,6 +475,8 @@ export class FrontConnection {
   }
 
   #flush(): void {
+    // The client reads: it is not idle.
+    this.#idleSweeps = 0;
     while (this.#unsent.length > 0) {
       const piece = this.#unsent[0]!;
       const written = this.#socket.write(piece);
@@ -472,7 +493,12 @@ export class FrontConnection {
       this.#unsent.shift();
     }
     for (const wake of this.#drainWaiters.splice(0)) wake();
-    if (this.#closeAfter && this.#request === undefined && this.#phase !== 'tunnel') this.#end();
+    if (this.#closeAfter && (this.#request === undefined || this.#phase === 'tunnel')) {
+      this.#end();
+    } else if (this.#waitingForDrain) {
+      this.#waitingForDrain = false;
+      this.#next();
+    }
   }
 
   #pause(): void {
