@@ -30,6 +30,8 @@ const largeFrameBytes = 24 * 1024 * 1024;
 const hugeAnswerBytes = 24 * 1024 * 1024;
 /** How long the pausing client leaves bytes unread, so the router's writes back up. */
 const pauseMs = 300;
+/** Tests moving tens of MiB get more than bun's default 5 s on a loaded 2-core machine. */
+const largeTestTimeoutMs = 30_000;
 
 let upstream: Server<undefined>;
 let router: Router;
@@ -115,13 +117,10 @@ function patterned(size: number): Buffer {
 
 /**
  * Sends `request` on a raw connection that reads nothing for `pauseMs` (so everything the
- * router writes backs up into partial writes), then reads until `done` says the bytes are
- * complete or the connection closes.
+ * router writes backs up into partial writes), then reads until `bodyBytes` bytes after the
+ * answer's head have arrived, or the connection closes.
  */
-async function sendPausingReader(
-  request: Uint8Array | string,
-  done: (received: Buffer) => boolean,
-): Promise<Buffer> {
+async function sendPausingReader(request: Uint8Array | string, bodyBytes: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let receivedBytes = 0;
   let finish: () => void = () => {};
@@ -135,7 +134,9 @@ async function sendPausingReader(
       data(_socket, data) {
         parts.push(Buffer.from(data));
         receivedBytes += data.byteLength;
-        if (receivedBytes > 4 * largeFrameBytes || done(Buffer.concat(parts))) finish();
+        // The head arrives first and whole (it is one small write).
+        const headBytes = parts[0]!.indexOf('\r\n\r\n') + 4;
+        if (headBytes >= 4 && receivedBytes >= headBytes + bodyBytes) finish();
       },
       close() {
         finish();
@@ -200,23 +201,24 @@ describe('WebSocket tunnels', () => {
     expect(jsonOf<{ error: { code: string } }>(answer).error.code).toBe('upstream_unavailable');
   });
 
-  test('a frame larger than the socket buffers crosses the tunnel both ways intact', async () => {
-    // Proves the tunnel's backpressure: partial writes either way are queued, not lost.
-    const payload = patterned(largeFrameBytes);
-    const frame = encodeClientFrame(2, payload, Buffer.from([9, 8, 7, 6]));
-    const request = Buffer.concat([Buffer.from(upgradeHead('web.test'), 'latin1'), frame]);
-    // 101 head, then the echoed frame: 2 + 8 length bytes of header, then the payload.
-    const received = await sendPausingReader(request, (bytes) => {
-      const headEnd = bytes.indexOf('\r\n\r\n');
-      return headEnd >= 0 && bytes.length >= headEnd + 4 + 10 + largeFrameBytes;
-    });
-    const headEnd = received.indexOf('\r\n\r\n');
-    expect(received.subarray(0, 12).toString()).toBe('HTTP/1.1 101');
-    const echoed = received.subarray(headEnd + 4 + 10);
-    expect(echoed.length).toBe(largeFrameBytes);
-    expect(echoed.equals(payload)).toBe(true);
-    expect(await allocationIdle('web-1')).toBe(true);
-  }, 30_000);
+  test(
+    'a frame larger than the socket buffers crosses the tunnel both ways intact',
+    async () => {
+      // Proves the tunnel's backpressure: partial writes either way are queued, not lost.
+      const payload = patterned(largeFrameBytes);
+      const frame = encodeClientFrame(2, payload, Buffer.from([9, 8, 7, 6]));
+      const request = Buffer.concat([Buffer.from(upgradeHead('web.test'), 'latin1'), frame]);
+      // 101 head, then the echoed frame: 2 + 8 length bytes of header, then the payload.
+      const received = await sendPausingReader(request, 10 + largeFrameBytes);
+      const headEnd = received.indexOf('\r\n\r\n');
+      expect(received.subarray(0, 12).toString()).toBe('HTTP/1.1 101');
+      const echoed = received.subarray(headEnd + 4 + 10);
+      expect(echoed.length).toBe(largeFrameBytes);
+      expect(echoed.equals(payload)).toBe(true);
+      expect(await allocationIdle('web-1')).toBe(true);
+    },
+    largeTestTimeoutMs,
+  );
 
   test('a tunnel counts as in flight until it closes, so draining waits for it', async () => {
     // Proves an open WebSocket holds its allocation busy and lets go when the client leaves.
@@ -282,27 +284,35 @@ describe('bodies past the buffers', () => {
     conn.close();
   });
 
-  test('an answer larger than the socket buffers reaches a client that pauses, intact', async () => {
-    // Proves partial writes to a client that stops reading are queued and flushed in order.
-    const received = await sendPausingReader(
-      'GET /huge HTTP/1.1\r\nHost: web.test\r\n\r\n',
-      (bytes) => bytes.length >= hugeAnswerBytes,
-    );
-    const headEnd = received.indexOf('\r\n\r\n');
-    expect(received.subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
-    expect(received.subarray(headEnd + 4).equals(patterned(hugeAnswerBytes))).toBe(true);
-  });
+  test(
+    'an answer larger than the socket buffers reaches a client that pauses, intact',
+    async () => {
+      // Proves partial writes to a client that stops reading are queued and flushed in order.
+      const received = await sendPausingReader(
+        'GET /huge HTTP/1.1\r\nHost: web.test\r\n\r\n',
+        hugeAnswerBytes,
+      );
+      const headEnd = received.indexOf('\r\n\r\n');
+      expect(received.subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
+      expect(received.subarray(headEnd + 4).equals(patterned(hugeAnswerBytes))).toBe(true);
+    },
+    largeTestTimeoutMs,
+  );
 
-  test('a 4 MiB answer arrives whole through the socket backpressure', async () => {
-    // Proves partial writes to the client are queued and flushed in order.
-    const conn = await WireConnection.open(router.port);
-    conn.write('GET /large HTTP/1.1\r\nHost: web.test\r\n\r\n');
-    const answer = await conn.readResponse({ timeoutMs: readTimeoutMs });
-    expect(answer.status).toBe(200);
-    expect(answer.body.length).toBe(largeAnswerBytes);
-    expect(answer.body.every((byte) => byte === 0x61)).toBe(true);
-    conn.close();
-  });
+  test(
+    'a 4 MiB answer arrives whole through the socket backpressure',
+    async () => {
+      // Proves partial writes to the client are queued and flushed in order.
+      const conn = await WireConnection.open(router.port);
+      conn.write('GET /large HTTP/1.1\r\nHost: web.test\r\n\r\n');
+      const answer = await conn.readResponse({ timeoutMs: readTimeoutMs });
+      expect(answer.status).toBe(200);
+      expect(answer.body.length).toBe(largeAnswerBytes);
+      expect(answer.body.every((byte) => byte === 0x61)).toBe(true);
+      conn.close();
+    },
+    largeTestTimeoutMs,
+  );
 });
 
 describe('stopping', () => {
