@@ -77,6 +77,17 @@ function pinSelf(): void {
 }
 
 const ports = { upstream: 18_081, berth: 18_082, nginx: 18_083, caddy: 18_084 };
+
+/** Fails when a port is taken: a stray server there would be measured instead of ours. */
+function ensurePortsFree(): void {
+  for (const [name, port] of Object.entries(ports)) {
+    try {
+      Bun.listen({ hostname: '127.0.0.1', port, socket: { data() {} } }).stop(true);
+    } catch {
+      throw new Error(`port ${port} (${name}) is in use on 127.0.0.1: stop what listens there`);
+    }
+  }
+}
 const children: Subprocess[] = [];
 
 interface WrkResult {
@@ -329,6 +340,7 @@ function cpuRatio(a: WrkResult | undefined, b: WrkResult | undefined): number | 
 }
 
 async function main(): Promise<void> {
+  ensurePortsFree();
   const wrkMissing = ensurePackage('wrk', 'wrk');
   if (wrkMissing) throw new Error(`cannot benchmark without wrk: ${wrkMissing}`);
   const nginxMissing = ensurePackage('nginx', 'nginx');
