@@ -8,6 +8,7 @@ import type { Server } from 'bun';
 import { buildRouteTable, type RouteInputJob } from '../../actors/router/index.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { Router } from '../../src/router/index.ts';
+import { okResponse, scriptedUpstream } from '../../src/router/upstream-conn-testing.ts';
 import {
   encodeClientFrame,
   headerOf,
@@ -313,6 +314,47 @@ describe('bodies past the buffers', () => {
     },
     largeTestTimeoutMs,
   );
+});
+
+describe('request targets', () => {
+  test('OPTIONS * reaches the upstream in asterisk-form; an absolute-form target in origin-form', async () => {
+    // Proves the two targets that are not a path are forwarded as RFC 9112 §3.2 says.
+    const scripted = scriptedUpstream(() => ({ chunks: [okResponse('ok')] }));
+    const own = new Router({ listen: { hostname: '127.0.0.1', port: 0 }, logger: silentLogger });
+    own.start();
+    own.setTable(
+      buildRouteTable({
+        jobs: [job('web')],
+        allocations: [
+          {
+            id: 'web-1',
+            jobId: 'web',
+            jobVersion: 1,
+            nodeId: 'n1',
+            ports: { http: scripted.port },
+            clientStatus: 'healthy',
+            desiredStatus: 'run',
+          },
+        ],
+        nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
+      }),
+    );
+    try {
+      const conn = await WireConnection.open(own.port);
+      conn.write('OPTIONS * HTTP/1.1\r\nHost: web.test\r\n\r\n');
+      expect((await conn.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(200);
+      conn.write('GET http://web.test/a?b=1 HTTP/1.1\r\nHost: other.test\r\n\r\n');
+      expect((await conn.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(200);
+      conn.close();
+      expect(scripted.requests.map((r) => `${r.method} ${r.target}`)).toEqual([
+        'OPTIONS *',
+        'GET /a?b=1',
+      ]);
+    } finally {
+      await own.stop({ force: true });
+      scripted.stop();
+    }
+  });
 });
 
 describe('stopping', () => {

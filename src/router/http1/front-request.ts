@@ -203,7 +203,8 @@ function chunkOf(data: Uint8Array): Buffer {
  */
 function rawHeadOf(head: RequestHead, client: ClientFacts, body: PreparedBody): string {
   if (body.kind === 'stream' || client.host === '') return '';
-  if (!plainTargetPattern.test(head.target)) return '';
+  // `*` is OPTIONS' asterisk-form (the parser admits it for OPTIONS only).
+  if (head.target !== '*' && !plainTargetPattern.test(head.target)) return '';
   const method = head.method;
   const bodyBytes =
     body.kind === 'buffered'
