@@ -91,6 +91,15 @@ type FailureKind = UpstreamErrorKind | 'client_gone';
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const noneTried: ReadonlySet<string> = new Set();
 
+/**
+ * The Content-Length the raw client sends for `body`: its size when buffered, none for a
+ * bodiless GET or HEAD, and 0 for other methods without a body (RFC 9110 §8.6).
+ */
+export function forwardedBodyBytes(method: string, body: PreparedBody): number | undefined {
+  if (body.kind === 'buffered') return body.bytes.byteLength;
+  return method === 'GET' || method === 'HEAD' ? undefined : 0;
+}
+
 /** Proxies `forward` to `route`; the answer goes to `forward.sink` (the router's own on failure). */
 export function proxyHttp(ctx: ProxyContext, route: RouteEntry, forward: ForwardRequest): void {
   if (forward.body.kind === 'too_large') {

@@ -14,6 +14,7 @@ import {
 import {
   type AnswerSink,
   type ForwardRequest,
+  forwardedBodyBytes,
   type PreparedBody,
   type ProxyContext,
   proxyHttp,
@@ -157,11 +158,6 @@ function rawHeadOf(
   if (body.kind === 'stream' || client.host === '') return '';
   if (!plainTargetPattern.test(pathAndQuery) || req.headers.has('expect')) return '';
   const method = req.method;
-  const bodyBytes =
-    body.kind === 'buffered'
-      ? body.bytes.byteLength
-      : method === 'GET' || method === 'HEAD'
-        ? undefined
-        : 0;
+  const bodyBytes = forwardedBodyBytes(method, body);
   return upstreamRequestHead(method, pathAndQuery, req.headers, client, bodyBytes);
 }

@@ -10,7 +10,12 @@ import {
   toUpstreamRequestHeaders,
   upstreamHeadFromFields,
 } from '../headers.ts';
-import type { AnswerSink, ForwardRequest, PreparedBody } from '../proxy-http.ts';
+import {
+  type AnswerSink,
+  type ForwardRequest,
+  forwardedBodyBytes,
+  type PreparedBody,
+} from '../proxy-http.ts';
 import type { UpstreamReply } from '../upstream-conn-pool.ts';
 import type { FrontConnection } from './front.ts';
 import type { RequestHead } from './request-head.ts';
@@ -206,12 +211,7 @@ function rawHeadOf(head: RequestHead, client: ClientFacts, body: PreparedBody): 
   // `*` is OPTIONS' asterisk-form (the parser admits it for OPTIONS only).
   if (head.target !== '*' && !plainTargetPattern.test(head.target)) return '';
   const method = head.method;
-  const bodyBytes =
-    body.kind === 'buffered'
-      ? body.bytes.byteLength
-      : method === 'GET' || method === 'HEAD'
-        ? undefined
-        : 0;
+  const bodyBytes = forwardedBodyBytes(method, body);
   return upstreamHeadFromFields(
     method,
     head.target,
