@@ -27,6 +27,7 @@ import {
   parseResponseHead,
   type ReplyHeaders,
 } from './upstream-conn-parse.ts';
+import { flushQueue, type QueuedPiece } from './write-queue.ts';
 
 export type { ReplyHeaders } from './upstream-conn-parse.ts';
 
@@ -89,7 +90,7 @@ export class UpstreamConnection {
   /** Some byte of the current answer arrived. */
   #received = false;
   /** Request bytes the socket did not take yet (written on `drain`); strings are ASCII. */
-  #unsent: Array<string | Uint8Array> = [];
+  #unsent: QueuedPiece[] = [];
   #requestWritten = false;
   #anyWritten = false;
   /** Inside `send`: failures are reported later, never re-entrantly. */
@@ -225,22 +226,13 @@ export class UpstreamConnection {
   #writeRequest(): void {
     const socket = this.#socket;
     if (!socket || this.#exchange === undefined) return;
-    while (this.#unsent.length > 0) {
-      const piece = this.#unsent[0]!;
-      const written = socket.write(piece);
-      if (written < 0) {
-        this.#failExchange('reset', !this.#anyWritten);
-        return;
-      }
-      if (written > 0) this.#anyWritten = true;
-      const pieceBytes = typeof piece === 'string' ? piece.length : piece.byteLength;
-      if (written < pieceBytes) {
-        this.#unsent[0] =
-          typeof piece === 'string' ? piece.slice(written) : piece.subarray(written);
-        return;
-      }
-      this.#unsent.shift();
+    const written = flushQueue(socket, this.#unsent);
+    if (written < 0) {
+      this.#failExchange('reset', !this.#anyWritten);
+      return;
     }
+    if (written > 0) this.#anyWritten = true;
+    if (this.#unsent.length > 0) return;
     this.#requestWritten = true;
   }
 

@@ -42,6 +42,8 @@ const requireDocker = process.env.CI === 'true';
 if (dockerReason && !requireDocker) {
   console.log(`[e2e drivers] skipped: ${dockerReason} (set CI=true to make this a failure)`);
 }
+// Skipped only on a developer machine without Docker (CI=true makes it a failure); the
+// reason is printed above.
 const dockerTest = dockerReason && !requireDocker ? test.skip : test;
 
 const run = randomHex(4);

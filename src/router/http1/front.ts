@@ -20,6 +20,7 @@ import { assert } from '../../core/assert.ts';
 import { limits } from '../../core/limits.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RouterLimits } from '../config.ts';
+import { flushQueue, type QueuedPiece } from '../write-queue.ts';
 import { FrontBody } from './front-body.ts';
 import { FrontRequest } from './front-request.ts';
 import { parseRequestHead, type RequestHead } from './request-head.ts';
@@ -186,7 +187,7 @@ export class FrontConnection {
   #answered = false;
   /** The connection closes once the current answer is written. */
   #closeAfter = false;
-  #unsent: Array<string | Uint8Array> = [];
+  #unsent: QueuedPiece[] = [];
   #drainWaiters: Array<() => void> = [];
   /** Sweeps seen while idle; reset by progress. */
   #idleSweeps = 0;
@@ -477,21 +478,11 @@ export class FrontConnection {
   #flush(): void {
     // The client reads: it is not idle.
     this.#idleSweeps = 0;
-    while (this.#unsent.length > 0) {
-      const piece = this.#unsent[0]!;
-      const written = this.#socket.write(piece);
-      if (written < 0) {
-        this.destroy();
-        return;
-      }
-      const size = typeof piece === 'string' ? piece.length : piece.byteLength;
-      if (written < size) {
-        this.#unsent[0] =
-          typeof piece === 'string' ? piece.slice(written) : piece.subarray(written);
-        return;
-      }
-      this.#unsent.shift();
+    if (flushQueue(this.#socket, this.#unsent) < 0) {
+      this.destroy();
+      return;
     }
+    if (this.#unsent.length > 0) return;
     for (const wake of this.#drainWaiters.splice(0)) wake();
     if (this.#closeAfter && (this.#request === undefined || this.#phase === 'tunnel')) {
       this.#end();

@@ -17,6 +17,7 @@ import { errorResponse } from '../error-response.ts';
 import { upstreamHeadFromFields } from '../headers.ts';
 import type { ProxyContext } from '../proxy-http.ts';
 import type { UpstreamState } from '../upstream-pool.ts';
+import { flushQueue } from '../write-queue.ts';
 import type { FrontRequest } from './front-request.ts';
 
 /** Proxied WebSockets open now, shared with the router's gauge. */
@@ -237,15 +238,9 @@ export class Tunnel {
 
   #flushUpstream(): void {
     const socket = this.#socket;
-    while (socket && this.#toUpstream.length > 0) {
-      const piece = this.#toUpstream[0]!;
-      const written = socket.write(piece);
-      if (written < piece.byteLength) {
-        this.#toUpstream[0] = piece.subarray(Math.max(0, written));
-        return;
-      }
-      this.#toUpstream.shift();
-    }
+    // A closed upstream socket ends the tunnel through its close handler.
+    if (!socket || flushQueue(socket, this.#toUpstream) < 0) return;
+    if (this.#toUpstream.length > 0) return;
     this.#request.conn.setReading(true);
   }
 
