@@ -121,6 +121,8 @@ class ProxiedRequest implements Exchange, Sweepable {
   readonly body: Uint8Array | null;
   readonly isHead: boolean;
   readonly replayable: boolean;
+  /** Sweepable: the deadline sweep's index for this request. */
+  sweepSlot = -1;
   readonly #ctx: ProxyContext;
   readonly #route: RouteEntry;
   readonly #forward: ForwardRequest;
