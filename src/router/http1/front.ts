@@ -272,10 +272,10 @@ export class FrontConnection {
    * Writes `data`; false when the socket did not take all of it (the rest is queued: wait
    * for `whenDrained` before writing more of a large body).
    */
-  write(data: string | Uint8Array, borrowed = false): boolean {
+  write(data: string | Uint8Array): boolean {
     if (this.#phase === 'closed') return false;
     if (this.#unsent.length > 0) {
-      this.#unsent.push(borrowed ? Buffer.from(data as Uint8Array) : data);
+      this.#unsent.push(data);
       return false;
     }
     const written = this.#socket.write(data);
@@ -286,7 +286,7 @@ export class FrontConnection {
       return false;
     }
     if (typeof data === 'string') this.#unsent.push(data.slice(written));
-    else this.#unsent.push(borrowed ? Buffer.from(data.subarray(written)) : data.subarray(written));
+    else this.#unsent.push(data.subarray(written));
     return false;
   }
 
@@ -307,7 +307,25 @@ export class FrontConnection {
     }
     scratch.write(head, 0, 'latin1');
     scratch.set(body, head.length);
-    return this.write(scratch.subarray(0, size), true);
+    return this.#writeScratch(size);
+  }
+
+  /** Writes the first `size` bytes of the scratch buffer; what the socket leaves is copied. */
+  #writeScratch(size: number): boolean {
+    if (this.#phase === 'closed') return false;
+    if (this.#unsent.length > 0) {
+      this.#unsent.push(Buffer.from(scratch.subarray(0, size)));
+      return false;
+    }
+    // Offset and length instead of a view: a view is an object per answer.
+    const written = this.#socket.write(scratch, 0, size);
+    if (written >= size) return true;
+    if (written < 0) {
+      this.destroy();
+      return false;
+    }
+    this.#unsent.push(Buffer.from(scratch.subarray(written, size)));
+    return false;
   }
 
   /** Resolves when the queued bytes are written (or the connection closed). */
@@ -395,7 +413,9 @@ export class FrontConnection {
           this.#refuse(result.status, result.code, result.reason);
           return;
         }
-        this.#buffer = this.#buffer.subarray(result.headBytes);
+        const rest = this.#buffer.length - result.headBytes;
+        // Most requests end their read: no empty view is made for what is left.
+        this.#buffer = rest === 0 ? undefined : this.#buffer.subarray(result.headBytes);
         this.#start(result.head);
       }
     } finally {
