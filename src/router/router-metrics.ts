@@ -1,9 +1,20 @@
 /**
  * The router's Prometheus metrics: requests by route and status, latency by route,
- * upstream errors by route and kind, and live gauges (in flight, ejected, WebSockets).
+ * upstream errors by route and kind, and live gauges (in flight, ejected, WebSockets,
+ * client connections).
  * The route label is the route id (`job host/prefix`) or `none` when nothing matched.
  */
 import { type Counter, type Gauge, type Histogram, MetricsRegistry } from '../metrics/registry.ts';
+
+/** What the live gauges show, read at each scrape. */
+export interface LiveCounts {
+  tracked: number;
+  ejected: number;
+  outstanding: number;
+  webSockets: number;
+  /** Client connections open on the plain-HTTP listener (busy and idle keep-alive). */
+  clientConnections: number;
+}
 
 /** Why an attempt to reach an upstream failed. */
 export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'body_too_large';
@@ -15,10 +26,7 @@ export class RouterMetrics {
   readonly #upstreamErrors: Counter;
   readonly #retries: Counter;
 
-  constructor(
-    registry: MetricsRegistry | undefined,
-    live: () => { tracked: number; ejected: number; outstanding: number; webSockets: number },
-  ) {
+  constructor(registry: MetricsRegistry | undefined, live: () => LiveCounts) {
     this.registry = registry ?? new MetricsRegistry();
     this.#requests = this.registry.counter(
       'berth_router_requests_total',
@@ -56,9 +64,7 @@ export class RouterMetrics {
     this.#retries.inc({ route });
   }
 
-  #registerGauges(
-    live: () => { tracked: number; ejected: number; outstanding: number; webSockets: number },
-  ): void {
+  #registerGauges(live: () => LiveCounts): void {
     const gauges: Array<[Gauge, keyof ReturnType<typeof live>]> = [
       [
         this.registry.gauge('berth_router_upstreams', 'Upstreams tracked (live and draining).'),
@@ -79,6 +85,13 @@ export class RouterMetrics {
         'outstanding',
       ],
       [this.registry.gauge('berth_router_websockets', 'Proxied WebSockets open.'), 'webSockets'],
+      [
+        this.registry.gauge(
+          'berth_router_client_connections',
+          'Client connections open on the plain-HTTP listener (busy and idle keep-alive).',
+        ),
+        'clientConnections',
+      ],
     ];
     this.registry.onCollect(() => {
       const now = live();

@@ -110,6 +110,7 @@ export class Router {
     this.#metrics = new RouterMetrics(options.metrics, () => ({
       ...this.#pool.stats(),
       webSockets: this.#webSockets.count,
+      clientConnections: this.#front?.connections ?? 0,
     }));
     this.#ctx = {
       pool: this.#pool,
@@ -141,7 +142,6 @@ export class Router {
       ...this.#options.listen,
       limits: this.#limits,
       proto,
-      logger: this.#ctx.logger,
       handler: {
         request: (request) => this.#handleFront(request, proto),
         refused: (status) => this.#metrics.request('none', status, 0),

@@ -357,6 +357,34 @@ describe('request targets', () => {
   });
 });
 
+describe('client connections', () => {
+  test('the client connections gauge counts open keep-alive connections, busy or idle', async () => {
+    // Proves berth_router_client_connections follows connections as they open and close.
+    const own = startRouter();
+    const gauge = () => Number(/^berth_router_client_connections (\d+)$/m.exec(own.metrics())?.[1]);
+    const settled = async (want: number) => {
+      const deadline = Date.now() + readTimeoutMs;
+      while (gauge() !== want && Date.now() < deadline) await Bun.sleep(10);
+      return gauge();
+    };
+    try {
+      expect(gauge()).toBe(0);
+      const conns = await Promise.all([1, 2, 3].map(() => WireConnection.open(own.port)));
+      for (const conn of conns) conn.write('GET /a HTTP/1.1\r\nHost: web.test\r\n\r\n');
+      for (const conn of conns) {
+        expect((await conn.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(200);
+      }
+      expect(await settled(3)).toBe(3);
+      conns[0]!.close();
+      expect(await settled(2)).toBe(2);
+      for (const conn of conns.slice(1)) conn.close();
+      expect(await settled(0)).toBe(0);
+    } finally {
+      await own.stop({ force: true });
+    }
+  });
+});
+
 describe('stopping', () => {
   test('a graceful stop lets the request in flight finish, then closes', async () => {
     // Proves stop() without force waits for answers in progress and refuses new connections.

@@ -18,7 +18,6 @@
 import type { Socket, SocketHandler, TCPSocketListener } from 'bun';
 import { assert } from '../../core/assert.ts';
 import { limits } from '../../core/limits.ts';
-import type { Logger } from '../../core/logger.ts';
 import type { RouterLimits } from '../config.ts';
 import { flushQueue, type QueuedPiece } from '../write-queue.ts';
 import { FrontBody } from './front-body.ts';
@@ -41,7 +40,6 @@ export interface FrontOptions {
   limits: RouterLimits;
   proto: 'http' | 'https';
   handler: FrontHandler;
-  logger: Logger;
 }
 
 type Phase = 'head' | 'body' | 'wait' | 'tunnel' | 'closed';
