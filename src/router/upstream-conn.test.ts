@@ -117,6 +117,40 @@ describe('UpstreamConnPool and UpstreamConnection', () => {
     expect(server.connections()).toBe(1);
   });
 
+  test('a stream that fills its queue with its last bytes leaves the connection reading', async () => {
+    // Proves a connection whose final read paused the socket (queue full, nobody reading
+    // yet) is resumed when it goes back to the pool: the next request on it is answered
+    // instead of hanging until its timeout.
+    const queueBytes = limits.routerResponseQueueBytesMax;
+    const server = upstream((request, socket) => {
+      if (request.target === '/after') return { chunks: [okResponse('again')] };
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
+      // The whole body, its end included, in one write after the head: one read fills the
+      // queue exactly and ends the body.
+      const body = Buffer.alloc(queueBytes, 0x62);
+      const framed = Buffer.concat([
+        Buffer.from(`${queueBytes.toString(16)}\r\n`),
+        body,
+        Buffer.from('\r\n0\r\n\r\n'),
+      ]);
+      setTimeout(() => socket.write(framed), 30);
+      return {};
+    });
+    const pool = poolFor(server);
+    const first = new RecordingExchange(getHead('/fill'));
+    const a = await exchange(pool, first);
+    if (!a.ok) throw new Error(`failed: ${a.kind}`);
+    expect(await waitUntil(() => first.bodyEnds === 1 && pool.stats().idle === 1)).toBe(true);
+    const second = new RecordingExchange(getHead('/after'));
+    expect(pool.send(second)).toBeDefined();
+    const b = await Promise.race([second.outcome, Bun.sleep(2_000).then(() => undefined)]);
+    expect(b?.ok).toBe(true);
+    if (!b?.ok) return;
+    expect((await replyBytes(b.reply)).toString()).toBe('again');
+    expect((await replyBytes(a.reply)).length).toBe(queueBytes);
+    expect(server.connections()).toBe(1);
+  });
+
   test('a chunked answer that arrives whole is handed over as bytes', async () => {
     // Proves the no-stream fast path for complete chunked bodies (trailers dropped).
     const server = upstream(() => ({

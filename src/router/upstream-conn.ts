@@ -449,6 +449,9 @@ export class UpstreamConnection {
       return;
     }
     this.#reused = true;
+    // The read that ended a streamed body may also have filled its queue and paused the
+    // socket; an idle connection must read, or the next answer on it is never seen.
+    this.#resumeReading();
     this.#socket!.timeout(limits.routerUpstreamIdleSeconds);
     this.#owner.release(this);
   }
