@@ -37,6 +37,8 @@ const largeTestTimeoutMs = 30_000;
 let upstream: Server<undefined>;
 let router: Router;
 let downPort: number;
+/** Requests the upstream saw for `/count`. */
+let countHits = 0;
 
 beforeAll(() => {
   upstream = Bun.serve({
@@ -45,6 +47,24 @@ beforeAll(() => {
     async fetch(req, server) {
       const path = new URL(req.url).pathname;
       if (path === '/ws' && server.upgrade(req, { data: undefined })) return undefined;
+      // Upgrades refused by the application: a sized answer and a streamed (chunked) one.
+      if (path === '/ws-deny') return new Response('denied', { status: 403 });
+      if (path === '/ws-deny-stream') {
+        const parts = ['not ', 'today'];
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const part = parts.shift();
+            if (part === undefined) controller.close();
+            else controller.enqueue(new TextEncoder().encode(part));
+            await Bun.sleep(5);
+          },
+        });
+        return new Response(body, { status: 401 });
+      }
+      if (path === '/count') {
+        countHits += 1;
+        return new Response('counted');
+      }
       if (path === '/large') return new Response(new Uint8Array(largeAnswerBytes).fill(0x61));
       if (path === '/huge') return new Response(patterned(hugeAnswerBytes));
       if (path.startsWith('/piece/')) {
@@ -109,6 +129,25 @@ function startRouter(): Router {
   return started;
 }
 
+/** Job `web` with one allocation, `web-1`, on `port`. */
+function singleUpstreamTable(port: number) {
+  return buildRouteTable({
+    jobs: [job('web')],
+    allocations: [
+      {
+        id: 'web-1',
+        jobId: 'web',
+        jobVersion: 1,
+        nodeId: 'n1',
+        ports: { http: port },
+        clientStatus: 'healthy',
+        desiredStatus: 'run',
+      },
+    ],
+    nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
+  });
+}
+
 /** Bytes whose value depends on their position, so a lost or reordered piece shows. */
 function patterned(size: number): Buffer {
   const bytes = Buffer.alloc(size);
@@ -168,9 +207,9 @@ async function allocationIdle(allocId: string): Promise<boolean> {
   return router.inFlight(allocId) === 0;
 }
 
-function upgradeHead(host: string): string {
+function upgradeHead(host: string, path = '/ws'): string {
   return (
-    `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
     'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
   );
 }
@@ -220,6 +259,84 @@ describe('WebSocket tunnels', () => {
     },
     largeTestTimeoutMs,
   );
+
+  test('a refused upgrade is relayed with its body, then the connection closes', async () => {
+    // Proves a non-101 answer does not leave the client holding a raw pipe to the upstream:
+    // a request sent behind the handshake never reaches it (it would skip routing and the
+    // forwarding headers), and the allocation is free again.
+    for (const [path, status, body] of [
+      ['/ws-deny', 403, 'denied'],
+      ['/ws-deny-stream', 401, 'not today'],
+    ] as const) {
+      const hitsBefore = countHits;
+      const conn = await WireConnection.open(router.port);
+      conn.write(
+        `${upgradeHead('web.test', path)}GET /count HTTP/1.1\r\nHost: web.test\r\n` +
+          'X-Forwarded-For: 10.9.9.9\r\n\r\n',
+      );
+      const answer = await conn.readResponse({ timeoutMs: readTimeoutMs });
+      expect(answer.status).toBe(status);
+      expect(answer.body.toString()).toBe(body);
+      expect(headerOf(answer, 'connection')).toBe('close');
+      expect(await conn.waitClosed(readTimeoutMs)).toBe(true);
+      expect(countHits).toBe(hitsBefore);
+      expect(await allocationIdle('web-1')).toBe(true);
+    }
+    const metrics = router.metrics();
+    expect(metrics).toMatch(
+      /berth_router_requests_total\{route="web web\.test\/",status="403"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /berth_router_requests_total\{route="web web\.test\/",status="401"\} [1-9]/,
+    );
+  });
+
+  test('an interim answer before a refusal is passed on; an unreadable answer gets 502', async () => {
+    // Proves the answer head is read whole before deciding: 103 goes through and the final
+    // 404 closes the connection; a head the router cannot parse becomes its own 502.
+    const answers = [
+      [
+        'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n',
+        'HTTP/1.1 404 Not Found\r\n',
+        'Content-Length: 4\r\n\r\nnope',
+      ],
+      ['HTTP/1.1 4o4 Broken\r\n\r\n'],
+    ];
+    const scripted = scriptedUpstream(() => ({ chunks: answers.shift() ?? [] }));
+    const own = new Router({ listen: { hostname: '127.0.0.1', port: 0 }, logger: silentLogger });
+    own.start();
+    own.setTable(singleUpstreamTable(scripted.port));
+    try {
+      const first = await WireConnection.open(own.port);
+      first.write(upgradeHead('web.test'));
+      expect((await first.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(103);
+      const refused = await first.readResponse({ timeoutMs: readTimeoutMs });
+      expect([refused.status, refused.body.toString()]).toEqual([404, 'nope']);
+      expect(await first.waitClosed(readTimeoutMs)).toBe(true);
+      const second = await WireConnection.open(own.port);
+      second.write(upgradeHead('web.test'));
+      const broken = await second.readResponse({ timeoutMs: readTimeoutMs });
+      expect(broken.status).toBe(502);
+      expect(jsonOf<{ error: { code: string } }>(broken).error.code).toBe('upstream_unavailable');
+      expect(await second.waitClosed(readTimeoutMs)).toBe(true);
+      expect(own.inFlight('web-1')).toBe(0);
+    } finally {
+      await own.stop({ force: true });
+      scripted.stop();
+    }
+  });
+
+  test('bytes sent behind the handshake wait for the 101, then reach the upstream', async () => {
+    // Proves held client bytes are released once the upgrade is accepted (RFC 6455 §4.1
+    // clients wait, but a frame sent early must not be lost either).
+    const conn = await WireConnection.open(router.port);
+    const frame = encodeClientFrame(1, Buffer.from('early'), Buffer.from([4, 3, 2, 1]));
+    conn.write(Buffer.concat([Buffer.from(upgradeHead('web.test'), 'latin1'), frame]));
+    expect((await conn.readResponse({ timeoutMs: readTimeoutMs })).status).toBe(101);
+    expect((await conn.readFrame(readTimeoutMs)).payload.toString()).toBe('echo:early');
+    conn.close();
+    expect(await allocationIdle('web-1')).toBe(true);
+  });
 
   test('a tunnel counts as in flight until it closes, so draining waits for it', async () => {
     // Proves an open WebSocket holds its allocation busy and lets go when the client leaves.
@@ -322,23 +439,7 @@ describe('request targets', () => {
     const scripted = scriptedUpstream(() => ({ chunks: [okResponse('ok')] }));
     const own = new Router({ listen: { hostname: '127.0.0.1', port: 0 }, logger: silentLogger });
     own.start();
-    own.setTable(
-      buildRouteTable({
-        jobs: [job('web')],
-        allocations: [
-          {
-            id: 'web-1',
-            jobId: 'web',
-            jobVersion: 1,
-            nodeId: 'n1',
-            ports: { http: scripted.port },
-            clientStatus: 'healthy',
-            desiredStatus: 'run',
-          },
-        ],
-        nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
-      }),
-    );
+    own.setTable(singleUpstreamTable(scripted.port));
     try {
       const conn = await WireConnection.open(own.port);
       conn.write('OPTIONS * HTTP/1.1\r\nHost: web.test\r\n\r\n');

@@ -341,6 +341,11 @@ export class FrontConnection {
   /** The answer to `request` is written; `reusable`: the connection may carry another. */
   answered(request: FrontRequest, reusable: boolean): void {
     if (request !== this.#request || this.#phase === 'closed') return;
+    if (this.#phase === 'tunnel') {
+      // The router's own answer after an upgrade went wrong: nothing more on this connection.
+      this.endAfterWrites();
+      return;
+    }
     this.#answered = true;
     if (!reusable) this.#closeAfter = true;
     if (this.#phase === 'wait') this.#next();

@@ -2,8 +2,10 @@
  * Upgraded requests (WebSocket) on the raw front: the router connects to an upstream of the
  * route, sends the client's handshake on (with forwarding headers, Connection/Upgrade kept),
  * and from then on copies bytes both ways, as nginx does. The upstream's own answer decides
- * the upgrade: a 101 opens the WebSocket end to end, anything else reaches the client as
- * the upstream sent it. Subprotocols, extensions and frames pass through untouched.
+ * the upgrade: a 101 opens the WebSocket end to end. Any other answer (a 401, a 404, …) is
+ * relayed with its body and the client connection then closes: it must not stay a raw
+ * pipe to that upstream, where later requests would skip routing and the forwarding
+ * headers the router sets. Subprotocols, extensions and frames pass through untouched.
  *
  * A refused connection is retried on another upstream (the handshake is still ours to
  * resend); once connected the tunnel is tied to that upstream, not to the route table: a
@@ -13,12 +15,23 @@
  */
 import type { Socket, SocketHandler } from 'bun';
 import type { RouteEntry } from '../../../actors/router/index.ts';
+import { limits as globalLimits } from '../../core/limits.ts';
 import { errorResponse } from '../error-response.ts';
 import { upstreamHeadFromFields } from '../headers.ts';
 import type { ProxyContext } from '../proxy-http.ts';
+import {
+  type BodyFraming,
+  type ChunkedState,
+  decodeChunked,
+  latin1,
+  newChunkedState,
+  parseResponseHead,
+  type ResponseHead,
+} from '../upstream-conn-parse.ts';
 import type { UpstreamState } from '../upstream-pool.ts';
 import { flushQueue } from '../write-queue.ts';
 import type { FrontRequest } from './front-request.ts';
+import { type ClientFraming, replyHead } from './response-head.ts';
 
 /** Proxied WebSockets open now, shared with the router's gauge. */
 export interface OpenTunnels {
@@ -53,6 +66,15 @@ function answerError(
   request.respond(response);
 }
 
+/** The answer to a refused upgrade, relayed to its end; then the client connection closes. */
+interface Refusal {
+  framing: BodyFraming;
+  /** Body bytes still to come (framing `length`). */
+  remainingBytes: number;
+  /** Where the chunked body is (framing `chunked`). */
+  chunked: ChunkedState | undefined;
+}
+
 /** Socket data: which attempt a socket belongs to (a late event of an earlier one is ignored). */
 interface Attempt {
   tunnel: Tunnel;
@@ -71,7 +93,17 @@ export class Tunnel {
   #connectTimer: Timer | undefined;
   /** Bytes toward the upstream that its socket did not take yet. */
   #toUpstream: Uint8Array[] = [];
-  #statusSeen = false;
+  /**
+   * Client bytes that came before the upstream's 101 (RFC 6455 §4.1: a client waits for
+   * it): sent once the upgrade is accepted, dropped if it is refused. Reading pauses while
+   * any are held.
+   */
+  #held: Uint8Array[] = [];
+  /** The upstream answered 101: everything from it now goes to the client as it comes. */
+  #upgraded = false;
+  /** Bytes of the upstream's answer head so far (it decides what the connection becomes). */
+  #headBytes: Buffer | undefined;
+  #refusal: Refusal | undefined;
   #ended = false;
 
   constructor(ctx: ProxyContext, route: RouteEntry, request: FrontRequest, open: OpenTunnels) {
@@ -122,8 +154,15 @@ export class Tunnel {
 
   /** Client bytes after the handshake. */
   fromClient(data: Uint8Array): void {
-    if (this.#ended) return;
-    this.#sendUpstream(data);
+    // After a refused upgrade nothing more goes to that upstream.
+    if (this.#ended || this.#refusal !== undefined) return;
+    if (this.#upgraded) this.#sendUpstream(data);
+    else this.#hold(data);
+  }
+
+  #hold(data: Uint8Array): void {
+    this.#held.push(data);
+    this.#request.conn.setReading(false);
   }
 
   /** The client socket took everything queued: upstream reading may go on. */
@@ -184,7 +223,7 @@ export class Tunnel {
     const handshake = rest.slice(0, lineEnd) + upgrade + rest.slice(lineEnd);
     const early = this.#request.conn.becomeTunnel(this);
     this.#sendUpstream(Buffer.from(handshake, 'latin1'));
-    if (early !== undefined && early.length > 0) this.#sendUpstream(early);
+    if (early !== undefined && early.length > 0) this.#hold(early);
   }
 
   #connectFailed(attempt: number, kind: 'connect' | 'timeout'): void {
@@ -213,14 +252,146 @@ export class Tunnel {
   }
 
   #fromUpstream(data: Buffer): void {
-    if (!this.#statusSeen) {
-      this.#statusSeen = true;
-      const status = Number(statusPattern.exec(data.toString('latin1', 0, 16))?.[1] ?? 502);
-      const seconds = (performance.now() - this.#request.startMs) / 1000;
-      this.#ctx.metrics.request(this.#route.id, status, seconds);
+    if (this.#upgraded) {
+      if (!this.#request.conn.write(data)) this.#socket?.pause();
+      return;
     }
+    if (this.#refusal !== undefined) {
+      this.#relayRefusal(data, 0);
+      return;
+    }
+    this.#readAnswerHead(data);
+  }
+
+  /**
+   * Gathers the upstream's answer head. A 101 turns the connection into the tunnel; an
+   * interim answer (100, 103) is passed on and the next head awaited; any other answer is
+   * relayed as a refusal. A head that is too long or unreadable gets the client a 502.
+   */
+  #readAnswerHead(data: Buffer): void {
+    let bytes = this.#headBytes === undefined ? data : Buffer.concat([this.#headBytes, data]);
+    this.#headBytes = undefined;
     const conn = this.#request.conn;
-    if (!conn.write(data)) this.#socket?.pause();
+    // Each pass consumes one whole interim head, so the loop ends within `bytes`.
+    for (;;) {
+      const end = bytes.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (bytes.length > globalLimits.routerResponseHeadBytesMax) this.#badAnswer();
+        else this.#headBytes = bytes;
+        return;
+      }
+      if (end > globalLimits.routerResponseHeadBytesMax) {
+        this.#badAnswer();
+        return;
+      }
+      const status = Number(statusPattern.exec(latin1(bytes, 0, 16))?.[1] ?? 0);
+      if (status === 101) {
+        this.#upgraded = true;
+        this.#record(101);
+        if (!conn.write(bytes)) this.#socket?.pause();
+        this.#releaseHeld();
+        return;
+      }
+      const parsed = parseResponseHead(latin1(bytes, 0, end), false);
+      if (!parsed.ok) {
+        this.#badAnswer();
+        return;
+      }
+      if (status >= 200) {
+        this.#record(status);
+        this.#refuse(parsed.head, bytes, end + 4);
+        return;
+      }
+      conn.write(bytes.subarray(0, end + 4));
+      bytes = bytes.subarray(end + 4);
+      if (bytes.length === 0) return;
+    }
+  }
+
+  /** The upgrade is accepted: what the client sent early goes on, and reading resumes. */
+  #releaseHeld(): void {
+    const held = this.#held;
+    if (held.length === 0) return;
+    this.#held = [];
+    for (const data of held) this.#sendUpstream(data);
+    if (this.#toUpstream.length === 0) this.#request.conn.setReading(true);
+  }
+
+  #record(status: number): void {
+    const seconds = (performance.now() - this.#request.startMs) / 1000;
+    this.#ctx.metrics.request(this.#route.id, status, seconds);
+  }
+
+  /** The upstream's answer cannot be relayed: 502, and both connections close. */
+  #badAnswer(): void {
+    // The answer first: cutting the upstream may close the client at once (its close handler).
+    this.#end();
+    answerError(
+      this.#ctx,
+      this.#route,
+      this.#request,
+      'upstream_unavailable',
+      `${this.#route.job} sent an answer the router cannot read`,
+    );
+    // The client connection closes once that answer is written (FrontConnection.answered).
+    this.#socket?.terminate();
+  }
+
+  /** The upstream answered the upgrade with a final non-101 answer: relay it, then close. */
+  #refuse(head: ResponseHead, bytes: Buffer, offset: number): void {
+    this.#held = [];
+    const { framing } = head;
+    const clientFraming: ClientFraming =
+      framing.kind === 'length' ? { kind: 'length', lengthBytes: framing.lengthBytes } : framing;
+    const text = replyHead(head.status, head.headers, {
+      framing: clientFraming,
+      keepAlive: false,
+      http10: false,
+    });
+    this.#request.conn.writeHead(text, null);
+    this.#refusal = {
+      framing,
+      remainingBytes: framing.kind === 'length' ? framing.lengthBytes : 0,
+      chunked: framing.kind === 'chunked' ? newChunkedState() : undefined,
+    };
+    if (framing.kind === 'none') {
+      this.#refusalDone();
+      return;
+    }
+    this.#relayRefusal(bytes, offset);
+  }
+
+  /** Passes on the refused answer's body as framed by the upstream, up to its end. */
+  #relayRefusal(bytes: Buffer, offset: number): void {
+    const refusal = this.#refusal!;
+    if (offset >= bytes.length) return;
+    let end = bytes.length;
+    let done = false;
+    if (refusal.framing.kind === 'length') {
+      end = Math.min(bytes.length, offset + refusal.remainingBytes);
+      refusal.remainingBytes -= end - offset;
+      done = refusal.remainingBytes === 0;
+    } else if (refusal.chunked !== undefined) {
+      // Chunked bytes pass as they came; the decoder only finds where the body ends.
+      const at = decodeChunked(refusal.chunked, bytes, offset, []);
+      if (at < 0) {
+        this.#request.conn.destroy();
+        this.#refusalDone();
+        return;
+      }
+      end = at;
+      done = refusal.chunked.phase === 'done';
+    }
+    const taken = this.#request.conn.write(bytes.subarray(offset, end));
+    if (done) this.#refusalDone();
+    else if (!taken) this.#socket?.pause();
+  }
+
+  /** The refused answer is relayed whole: the upstream connection and then the client's close. */
+  #refusalDone(): void {
+    this.#socket?.end();
+    this.#end();
+    this.#request.conn.endAfterWrites();
   }
 
   #sendUpstream(data: Uint8Array): void {
@@ -249,6 +420,8 @@ export class Tunnel {
       this.#connectFailed(attempt, 'connect');
       return;
     }
+    // A tunnel that ended on its own (refusal relayed, bad answer) has closed the client.
+    if (this.#ended) return;
     this.#request.conn.endAfterWrites();
     this.#end();
   }
