@@ -121,8 +121,8 @@ class ProxiedRequest implements Exchange, Sweepable {
   readonly body: Uint8Array | null;
   readonly isHead: boolean;
   readonly replayable: boolean;
-  /** Sweepable: the deadline sweep's index for this request. */
-  sweepSlot = -1;
+  /** Sweepable: where the deadline sweep holds this request (slot-list.ts). */
+  slot = -1;
   readonly #ctx: ProxyContext;
   readonly #route: RouteEntry;
   readonly #forward: ForwardRequest;

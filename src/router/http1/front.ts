@@ -18,6 +18,7 @@
 import type { Socket, SocketHandler, TCPSocketListener } from 'bun';
 import { assert } from '../../core/assert.ts';
 import { limits } from '../../core/limits.ts';
+import { SlotList, type Slotted } from '../../core/slot-list.ts';
 import type { RouterLimits } from '../config.ts';
 import { flushQueue, type QueuedPiece } from '../write-queue.ts';
 import { FrontBody } from './front-body.ts';
@@ -58,7 +59,8 @@ const continueLine = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export class Http1Front {
   readonly options: FrontOptions;
-  readonly #conns = new Set<FrontConnection>();
+  /** Open connections; a SlotList, as clients that close after each request churn it. */
+  readonly #conns = new SlotList<FrontConnection>();
   #listener: TCPSocketListener<FrontConnection | undefined> | undefined;
   #sweepTimer: Timer | undefined;
   #stopping = false;
@@ -99,10 +101,10 @@ export class Http1Front {
     this.#stopping = true;
     clearInterval(this.#sweepTimer);
     this.#listener?.stop(force);
-    for (const conn of this.#conns) {
+    this.#conns.forEach((conn) => {
       if (force) conn.destroy();
       else conn.closeIfIdle();
-    }
+    });
     if (force || this.#busyCount() === 0) return;
     await new Promise<void>((resolve) => {
       this.#whenQuiet = resolve;
@@ -137,13 +139,17 @@ export class Http1Front {
 
   #busyCount(): number {
     let busy = 0;
-    for (const conn of this.#conns) if (conn.busy) busy += 1;
+    this.#conns.forEach((conn) => {
+      if (conn.busy) busy += 1;
+    });
     return busy;
   }
 
   #sweepIdle(): void {
     const idleSweepsMax = this.options.limits.clientIdleSeconds;
-    for (const conn of this.#conns) conn.sweep(idleSweepsMax);
+    this.#conns.forEach((conn) => {
+      conn.sweep(idleSweepsMax);
+    });
   }
 }
 
@@ -172,7 +178,9 @@ function socketHandlers(front: Http1Front): SocketHandler<FrontConnection | unde
 }
 
 /** One client connection: reads requests one at a time and writes their answers. */
-export class FrontConnection {
+export class FrontConnection implements Slotted {
+  /** Where the front's connection list holds this connection (slot-list.ts). */
+  slot = -1;
   readonly front: Http1Front;
   readonly ip: string | undefined;
   readonly #socket: Socket<FrontConnection | undefined>;
