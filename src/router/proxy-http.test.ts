@@ -4,9 +4,10 @@
  * draining), and what it writes is what the upstream should see.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
-import { buildRouteTable, type RouteTable } from '../../actors/router/index.ts';
+import type { RouteTable } from '../../actors/router/index.ts';
 import { createLogger, silentLogger } from '../core/logger.ts';
 import type { RouterLimits } from './config.ts';
+import { localRouteTable } from './route-table-testing.ts';
 import { Router } from './router.ts';
 import { okResponse, type ScriptedUpstream, scriptedUpstream } from './upstream-conn-testing.ts';
 import { upstreamDeadlines } from './upstream-deadlines.ts';
@@ -17,19 +18,7 @@ afterEach(async () => {
 });
 
 function tableFor(ports: number[]): RouteTable {
-  return buildRouteTable({
-    jobs: [{ name: 'web', routes: [{ hosts: ['web.test'], paths: [], port: 'http', tls: false }] }],
-    allocations: ports.map((port, i) => ({
-      id: `a${i}`,
-      jobId: 'web',
-      jobVersion: 1,
-      nodeId: 'n1',
-      ports: { http: port },
-      clientStatus: 'healthy',
-      desiredStatus: 'run',
-    })),
-    nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
-  });
+  return localRouteTable(ports.map((port, i) => ({ id: `a${i}`, job: 'web', port })));
 }
 
 function startRouter(

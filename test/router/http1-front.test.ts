@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
-import { buildRouteTable, type RouteInputJob } from '../../actors/router/index.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { Router } from '../../src/router/index.ts';
+import { localRouteTable } from '../../src/router/route-table-testing.ts';
 import { okResponse, scriptedUpstream } from '../../src/router/upstream-conn-testing.ts';
 import {
   encodeClientFrame,
@@ -93,10 +93,6 @@ afterAll(async () => {
   await upstream.stop(true);
 });
 
-function job(name: string): RouteInputJob {
-  return { name, routes: [{ hosts: [`${name}.test`], paths: [], port: 'http', tls: false }] };
-}
-
 /** `mixed` has a refusing upstream first and the live one second; `down` only the refusing one. */
 function startRouter(): Router {
   const started = new Router({
@@ -105,47 +101,15 @@ function startRouter(): Router {
     limits: { bodyBufferBytesMax: 64 * 1024, bodyBytesMax: 8 * 1024 * 1024 },
   });
   started.start();
-  const allocation = (id: string, jobId: string, port: number) => ({
-    id,
-    jobId,
-    jobVersion: 1,
-    nodeId: 'n1',
-    ports: { http: port },
-    clientStatus: 'healthy' as const,
-    desiredStatus: 'run' as const,
-  });
   started.setTable(
-    buildRouteTable({
-      jobs: [job('web'), job('mixed'), job('down')],
-      allocations: [
-        allocation('web-1', 'web', upstream.port as number),
-        allocation('mixed-0', 'mixed', downPort),
-        allocation('mixed-1', 'mixed', upstream.port as number),
-        allocation('down-1', 'down', downPort),
-      ],
-      nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
-    }),
+    localRouteTable([
+      { id: 'web-1', job: 'web', port: upstream.port as number },
+      { id: 'mixed-0', job: 'mixed', port: downPort },
+      { id: 'mixed-1', job: 'mixed', port: upstream.port as number },
+      { id: 'down-1', job: 'down', port: downPort },
+    ]),
   );
   return started;
-}
-
-/** Job `web` with one allocation, `web-1`, on `port`. */
-function singleUpstreamTable(port: number) {
-  return buildRouteTable({
-    jobs: [job('web')],
-    allocations: [
-      {
-        id: 'web-1',
-        jobId: 'web',
-        jobVersion: 1,
-        nodeId: 'n1',
-        ports: { http: port },
-        clientStatus: 'healthy',
-        desiredStatus: 'run',
-      },
-    ],
-    nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
-  });
 }
 
 /** Bytes whose value depends on their position, so a lost or reordered piece shows. */
@@ -305,7 +269,7 @@ describe('WebSocket tunnels', () => {
     const scripted = scriptedUpstream(() => ({ chunks: answers.shift() ?? [] }));
     const own = new Router({ listen: { hostname: '127.0.0.1', port: 0 }, logger: silentLogger });
     own.start();
-    own.setTable(singleUpstreamTable(scripted.port));
+    own.setTable(localRouteTable([{ id: 'web-1', job: 'web', port: scripted.port }]));
     try {
       const first = await WireConnection.open(own.port);
       first.write(upgradeHead('web.test'));
@@ -439,7 +403,7 @@ describe('request targets', () => {
     const scripted = scriptedUpstream(() => ({ chunks: [okResponse('ok')] }));
     const own = new Router({ listen: { hostname: '127.0.0.1', port: 0 }, logger: silentLogger });
     own.start();
-    own.setTable(singleUpstreamTable(scripted.port));
+    own.setTable(localRouteTable([{ id: 'web-1', job: 'web', port: scripted.port }]));
     try {
       const conn = await WireConnection.open(own.port);
       conn.write('OPTIONS * HTTP/1.1\r\nHost: web.test\r\n\r\n');

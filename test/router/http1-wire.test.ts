@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
-import { buildRouteTable, type RouteInputJob } from '../../actors/router/index.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { createPrng, type Prng } from '../../src/core/prng.ts';
 import { Router, type RouterLimits } from '../../src/router/index.ts';
+import { localRouteTable } from '../../src/router/route-table-testing.ts';
 import { type ScriptedUpstream, scriptedUpstream } from '../../src/router/upstream-conn-testing.ts';
 import {
   encodeClientFrame,
@@ -143,10 +143,6 @@ function closedPort(): number {
   return port;
 }
 
-function job(name: string): RouteInputJob {
-  return { name, routes: [{ hosts: [`${name}.test`], paths: [], port: 'http', tls: false }] };
-}
-
 function startRouter(limits: Partial<RouterLimits>, downPort: number): Router {
   const started = new Router({
     listen: { hostname: '127.0.0.1', port: 0 },
@@ -154,25 +150,12 @@ function startRouter(limits: Partial<RouterLimits>, downPort: number): Router {
     limits,
   });
   started.start();
-  const ports: Record<string, number> = {
-    web: echo.port as number,
-    hop: hopUpstream.port,
-    down: downPort,
-  };
   started.setTable(
-    buildRouteTable({
-      jobs: Object.keys(ports).map(job),
-      allocations: Object.entries(ports).map(([name, port]) => ({
-        id: `${name}-1`,
-        jobId: name,
-        jobVersion: 1,
-        nodeId: 'n1',
-        ports: { http: port },
-        clientStatus: 'healthy',
-        desiredStatus: 'run',
-      })),
-      nodes: [{ id: 'n1', host: '127.0.0.1', status: 'up' }],
-    }),
+    localRouteTable([
+      { id: 'web-1', job: 'web', port: echo.port as number },
+      { id: 'hop-1', job: 'hop', port: hopUpstream.port },
+      { id: 'down-1', job: 'down', port: downPort },
+    ]),
   );
   return started;
 }
