@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
 import { silentLogger } from '../../src/core/logger.ts';
+import { freePort } from '../../src/core/ports-testing.ts';
 import { Router } from '../../src/router/index.ts';
 import { localRouteTable } from '../../src/router/route-table-testing.ts';
 import { okResponse, scriptedUpstream } from '../../src/router/upstream-conn-testing.ts';
@@ -82,9 +83,7 @@ beforeAll(() => {
       },
     },
   });
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  downPort = listener.port;
-  listener.stop(true);
+  downPort = freePort();
   router = startRouter();
 });
 
@@ -284,6 +283,32 @@ describe('WebSocket tunnels', () => {
       expect(jsonOf<{ error: { code: string } }>(broken).error.code).toBe('upstream_unavailable');
       expect(await second.waitClosed(readTimeoutMs)).toBe(true);
       expect(own.inFlight('web-1')).toBe(0);
+    } finally {
+      await own.stop({ force: true });
+      scripted.stop();
+    }
+  });
+
+  test('an upstream that takes the handshake and never answers gets the client a 504', async () => {
+    // Proves the wait for the handshake's answer is timed: the client is not held forever
+    // and the allocation is not left in flight (draining would wait on it).
+    const scripted = scriptedUpstream(() => ({}));
+    const own = new Router({
+      listen: { hostname: '127.0.0.1', port: 0 },
+      logger: silentLogger,
+      limits: { upstreamTimeoutMs: 200 },
+    });
+    own.start();
+    own.setTable(localRouteTable([{ id: 'web-1', job: 'web', port: scripted.port }]));
+    try {
+      const conn = await WireConnection.open(own.port);
+      conn.write(upgradeHead('web.test'));
+      const answer = await conn.readResponse({ timeoutMs: readTimeoutMs });
+      expect(answer.status).toBe(504);
+      expect(jsonOf<{ error: { code: string } }>(answer).error.code).toBe('upstream_timeout');
+      expect(await conn.waitClosed(readTimeoutMs)).toBe(true);
+      expect(own.inFlight('web-1')).toBe(0);
+      expect(scripted.requests.length).toBe(1);
     } finally {
       await own.stop({ force: true });
       scripted.stop();

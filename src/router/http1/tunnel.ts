@@ -8,7 +8,8 @@
  * headers the router sets. Subprotocols, extensions and frames pass through untouched.
  *
  * A refused connection is retried on another upstream (the handshake is still ours to
- * resend); once connected the tunnel is tied to that upstream, not to the route table: a
+ * resend), and the upstream has `upstreamTimeoutMs` to connect and again to answer it (else
+ * 504); once connected the tunnel is tied to that upstream, not to the route table: a
  * table change never closes it, and the allocation counts it as in flight (draining waits
  * for it) until either side closes. Each direction has backpressure: when one side does not
  * take what the other sends, the sending side is paused.
@@ -90,7 +91,8 @@ export class Tunnel {
   #attempts = 0;
   #state: UpstreamState | undefined;
   #socket: Socket<Attempt> | undefined;
-  #connectTimer: Timer | undefined;
+  /** Times the connect, then the wait for the upstream's answer to the handshake. */
+  #timer: Timer | undefined;
   /** Bytes toward the upstream that its socket did not take yet. */
   #toUpstream: Uint8Array[] = [];
   /**
@@ -138,7 +140,7 @@ export class Tunnel {
     pool.acquire(state);
     this.#open.count += 1;
     const attempt = this.#attempts;
-    this.#connectTimer = setTimeout(
+    this.#timer = setTimeout(
       () => this.#connectFailed(attempt, 'timeout'),
       limits.upstreamTimeoutMs,
     );
@@ -204,7 +206,7 @@ export class Tunnel {
       if (socket.data.number === this.#attempts) this.#end();
       return;
     }
-    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#timer);
     this.#socket = socket;
     socket.setNoDelay(true);
     this.#ctx.pool.reportSuccess(this.#state!);
@@ -224,11 +226,28 @@ export class Tunnel {
     const early = this.#request.conn.becomeTunnel(this);
     this.#sendUpstream(Buffer.from(handshake, 'latin1'));
     if (early !== undefined && early.length > 0) this.#hold(early);
+    this.#timer = setTimeout(() => this.#answerTimedOut(), this.#ctx.limits.upstreamTimeoutMs);
+  }
+
+  /** Connected, but no final answer to the handshake in time: 504, and both sides close. */
+  #answerTimedOut(): void {
+    if (this.#ended || this.#upgraded || this.#refusal !== undefined) return;
+    this.#ctx.metrics.upstreamError(this.#route.id, 'timeout');
+    this.#end();
+    answerError(
+      this.#ctx,
+      this.#route,
+      this.#request,
+      'upstream_timeout',
+      `${this.#route.job} did not answer in time`,
+    );
+    // The client connection closes once that answer is written (FrontConnection.answered).
+    this.#socket?.terminate();
   }
 
   #connectFailed(attempt: number, kind: 'connect' | 'timeout'): void {
     if (attempt !== this.#attempts || this.#socket !== undefined || this.#ended) return;
-    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#timer);
     const state = this.#state!;
     this.#release();
     this.#ctx.metrics.upstreamError(this.#route.id, kind);
@@ -286,6 +305,7 @@ export class Tunnel {
       }
       const status = Number(statusPattern.exec(latin1(bytes, 0, 16))?.[1] ?? 0);
       if (status === 101) {
+        clearTimeout(this.#timer);
         this.#upgraded = true;
         this.#record(101);
         if (!conn.write(bytes)) this.#socket?.pause();
@@ -298,6 +318,7 @@ export class Tunnel {
         return;
       }
       if (status >= 200) {
+        clearTimeout(this.#timer);
         this.#record(status);
         this.#refuse(parsed.head, bytes, end + 4);
         return;
@@ -429,7 +450,7 @@ export class Tunnel {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#timer);
     this.#release();
   }
 
