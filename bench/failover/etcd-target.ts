@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePorts } from '../../test/cluster/harness.ts';
+import { freePorts } from '../../src/core/ports-testing.ts';
 import type { FailoverTarget } from './target.ts';
 
 export interface EtcdTimings {

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from 'bun:test';
-import { freePorts } from '../../test/cluster/harness.ts';
+import { freePorts } from '../../src/core/ports-testing.ts';
 import { errorFailure, startHttpLoad, statusFailure } from './http-load.ts';
 
 // A stand-in router on loopback: 200 for most paths, the router's JSON 502 for one target's.

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { StateCommandType } from '../../actors/state/commands.ts';
 import { silentLogger } from '../core/logger.ts';
+import { freePort } from '../core/ports-testing.ts';
 import { createKeyring } from '../secrets/keyring.ts';
 import { openSecretText } from '../secrets/vault.ts';
 import { getSealedSecret } from '../state/queries.ts';
@@ -25,10 +26,7 @@ afterEach(async () => {
 
 /** A closed loopback port: every ACME request is refused at once. */
 function deadDirectoryUrl(): string {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return `https://127.0.0.1:${port}/dir`;
+  return `https://127.0.0.1:${freePort()}/dir`;
 }
 
 function setup(routes: unknown[], leader = true) {

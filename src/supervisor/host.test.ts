@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { DesiredAllocation } from '../../actors/container-supervisor/types.ts';
 import { realClock } from '../core/clock.ts';
 import { silentLogger } from '../core/logger.ts';
+import { freePort } from '../core/ports-testing.ts';
 import { ExecDriver } from '../drivers/exec/driver.ts';
 import { readRecord } from '../drivers/exec/state-file.ts';
 import { type StatusProposal, SupervisorHost } from './host.ts';
@@ -42,13 +43,6 @@ async function waitFor<T>(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(25);
   }
-}
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /**

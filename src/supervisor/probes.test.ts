@@ -1,13 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
+import { freePort } from '../core/ports-testing.ts';
 import { probeHost, runProbe } from './probes.ts';
-
-/** A port free on 127.0.0.1 a moment ago. */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 const server = Bun.serve({
   hostname: '127.0.0.1',

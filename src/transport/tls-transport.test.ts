@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'bun';
 import type { NodeId, RaftMessage } from '../../actors/leader-election/types.ts';
 import { limits } from '../core/limits.ts';
+import { freePort } from '../core/ports-testing.ts';
 import type { ClusterCa } from '../pki/ca.ts';
 import { encodeBatch, encodeMessage, FrameDecoder, frameBody } from './frame-codec.ts';
 import { heartbeat, issueCredentials, issueTestCluster, waitFor } from './testing.ts';
@@ -88,10 +89,7 @@ async function rawClient(port: number, tls: Record<string, unknown>) {
 }
 
 function unusedPort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
+  return freePort();
 }
 
 describe('TlsTransport', () => {

@@ -22,6 +22,10 @@ import {
   signCsr,
 } from '../../src/pki/index.ts';
 
+export { freePort } from '../../src/core/ports-testing.ts';
+
+import { freePort } from '../../src/core/ports-testing.ts';
+
 /** Where both binaries live; BERTH_PEBBLE_DIR overrides it (to check the skip/fail path). */
 const binDir = process.env.BERTH_PEBBLE_DIR ?? '/usr/bin';
 export const pebbleBinary = join(binDir, 'pebble');
@@ -70,14 +74,6 @@ export function pebbleUnavailable(): string | null {
     return `${challtestsrvBinary} is missing (run scripts/ci-pebble.sh)`;
   }
   return null;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 /** Starts pebble-challtestsrv and Pebble and waits until Pebble's directory answers. */

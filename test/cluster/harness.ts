@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { ApiClient } from '../../src/cli/client.ts';
+import { freePorts } from '../../src/core/ports-testing.ts';
 
 /** The repository root (this file lives in test/cluster/). */
 export const repoRoot = resolve(import.meta.dir, '..', '..');
@@ -86,16 +87,6 @@ const liveProcesses = new Set<Subprocess>();
 process.on('exit', () => {
   for (const p of liveProcesses) p.kill('SIGKILL');
 });
-
-/** Picks `count` distinct free TCP ports on 127.0.0.1 (bind port 0, read it back). */
-export function freePorts(count: number): number[] {
-  const listeners = Array.from({ length: count }, () =>
-    Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } }),
-  );
-  const ports = listeners.map((l) => l.port);
-  for (const l of listeners) l.stop(true);
-  return ports;
-}
 
 /** The last `lines` lines of a file, or a note that it does not exist. */
 export function tailOf(path: string, lines: number): string {

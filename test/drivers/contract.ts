@@ -14,6 +14,10 @@ import type {
   TaskSpec,
 } from '../../src/drivers/driver.ts';
 
+export { freePort } from '../../src/core/ports-testing.ts';
+
+import { freePort } from '../../src/core/ports-testing.ts';
+
 /** What each driver's test file provides to the suite. */
 export interface DriverFixture {
   /** A new driver instance on the same node and storage, as after an agent restart. */
@@ -44,14 +48,6 @@ export async function waitFor<T>(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(50);
   }
-}
-
-/** A port free on 127.0.0.1 a moment ago. */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 async function httpOk(port: number): Promise<true | undefined> {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
 import { silentLogger } from '../../src/core/logger.ts';
+import { freePort } from '../../src/core/ports-testing.ts';
 import { createPrng, type Prng } from '../../src/core/prng.ts';
 import { Router, type RouterLimits } from '../../src/router/index.ts';
 import { localRouteTable } from '../../src/router/route-table-testing.ts';
@@ -135,12 +136,9 @@ function sseResponse(): Response {
   return new Response(stream, { headers: { 'content-type': 'text/event-stream' } });
 }
 
-/** A port nothing listens on: bound once, then released. */
+/** A port nothing listens on (ports-testing.ts: not one a later port-0 bind can get). */
 function closedPort(): number {
-  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
+  return freePort();
 }
 
 function startRouter(limits: Partial<RouterLimits>, downPort: number): Router {
