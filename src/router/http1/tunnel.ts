@@ -233,15 +233,24 @@ export class Tunnel {
   #answerTimedOut(): void {
     if (this.#ended || this.#upgraded || this.#refusal !== undefined) return;
     this.#ctx.metrics.upstreamError(this.#route.id, 'timeout');
+    this.#abandon(() => this.#answerTimeout());
+  }
+
+  /** The upstream took too long (to connect, or to answer the handshake): 504. */
+  #answerTimeout(): void {
+    const message = `${this.#route.job} did not answer in time`;
+    answerError(this.#ctx, this.#route, this.#request, 'upstream_timeout', message);
+  }
+
+  /**
+   * Connected, but the upgrade cannot go on: the router answers the client itself, and both
+   * sides close. The answer goes first: cutting the upstream may close the client at once
+   * (its close handler); the client connection closes once the answer is written
+   * (FrontConnection.answered).
+   */
+  #abandon(answer: () => void): void {
     this.#end();
-    answerError(
-      this.#ctx,
-      this.#route,
-      this.#request,
-      'upstream_timeout',
-      `${this.#route.job} did not answer in time`,
-    );
-    // The client connection closes once that answer is written (FrontConnection.answered).
+    answer();
     this.#socket?.terminate();
   }
 
@@ -253,13 +262,7 @@ export class Tunnel {
     this.#ctx.metrics.upstreamError(this.#route.id, kind);
     if (kind === 'timeout') {
       this.#ended = true;
-      answerError(
-        this.#ctx,
-        this.#route,
-        this.#request,
-        'upstream_timeout',
-        `${this.#route.job} did not answer in time`,
-      );
+      this.#answerTimeout();
       return;
     }
     this.#ctx.pool.reportConnectFailure(state);
@@ -345,17 +348,10 @@ export class Tunnel {
 
   /** The upstream's answer cannot be relayed: 502, and both connections close. */
   #badAnswer(): void {
-    // The answer first: cutting the upstream may close the client at once (its close handler).
-    this.#end();
-    answerError(
-      this.#ctx,
-      this.#route,
-      this.#request,
-      'upstream_unavailable',
-      `${this.#route.job} sent an answer the router cannot read`,
+    const message = `${this.#route.job} sent an answer the router cannot read`;
+    this.#abandon(() =>
+      answerError(this.#ctx, this.#route, this.#request, 'upstream_unavailable', message),
     );
-    // The client connection closes once that answer is written (FrontConnection.answered).
-    this.#socket?.terminate();
   }
 
   /** The upstream answered the upgrade with a final non-101 answer: relay it, then close. */
